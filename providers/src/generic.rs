@@ -1,0 +1,914 @@
+//! The configurable HMAC verifier.
+//!
+//! One [`GenericConfig`] (the `[sources.<name>.generic]` table) describes a provider of the
+//! "G" family of `reference/providers.md` §2: which hash, how the key is decoded, which bytes
+//! are signed (a template over `{id}`, `{ts}`, `{body}`, `{method}`, `{url}`), how the signature
+//! header is laid out and encoded, where the timestamp and the event id come from.
+//! [`Generic::new`] validates the whole description once, at build time, and compiles it, so a
+//! request never meets a half-valid configuration.
+//!
+//! Deliberate refusals (each a [`BuildError::Invalid`] with the reason):
+//! - a template without `{body}`: the body would not be authenticated;
+//! - `{ts}` or `{id}` in the template without a header to read them from;
+//! - no event-id source: hashing the body must be asked for (`id_from_body_sha256 = true`),
+//!   because retries that change the body (attempt counters) would then not dedupe;
+//! - settings that belong to another `signature_format` (a typo would otherwise be silently
+//!   ignored).
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::signature::{self, Algorithm, Encoding};
+use crate::{
+    test_event_type, BuildError, EventMeta, ExtractError, Provider, Request, Secret, Secrets,
+    SignError, SignRequest, VerifyError,
+};
+
+/// Manual replays from provider dashboards can come days later; a week covers every "G"
+/// provider's documented schedule (Stripe, Paddle and Square retry for 3 days).
+const RETRY_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
+/// An `id_json_path` starting with this means: the body is a JSON array, one event per element.
+const BATCH_PREFIX: &str = "[*].";
+const DEFAULT_SIGNED_CONTENT: &str = "{body}";
+const DEFAULT_PAIR_SEPARATOR: &str = ",";
+const DEFAULT_KV_SEPARATOR: &str = "=";
+const DEFAULT_SIGNATURE_KEY: &str = "v1";
+const DEFAULT_TIMESTAMP_KEY: &str = "t";
+const DEFAULT_VERSION: &str = "v1";
+const BAD_KEY: &str = "the secret does not decode with the configured key_encoding";
+
+/// The `[sources.<name>.generic]` table. See the crate README / report for a TOML example.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericConfig {
+    /// `sha256` (default) or `sha1`.
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// How each configured secret becomes the HMAC key.
+    #[serde(default)]
+    pub key_encoding: KeyEncoding,
+    /// The header carrying the signature(s).
+    pub signature_header: String,
+    /// How the signature header is laid out (default `raw`).
+    #[serde(default)]
+    pub signature_format: SignatureFormat,
+    /// `prefix` format: the text before the signature, e.g. `sha256=` or `v0=`.
+    pub signature_prefix: Option<String>,
+    /// `kv_list` format: between entries (default `,`; Paddle `;`).
+    pub pair_separator: Option<String>,
+    /// `kv_list` format: between a key and its value (default `=`).
+    pub kv_separator: Option<String>,
+    /// `kv_list` format: the key of signature entries (default `v1`; Paddle `h1`).
+    pub signature_key: Option<String>,
+    /// `kv_list` format: the key of the timestamp entry (default `t`; Paddle `ts`). The
+    /// timestamp source of a `kv_list` header unless `timestamp_header`/`timestamp_json_path`
+    /// is set.
+    pub timestamp_key: Option<String>,
+    /// `space_list` format: the version whose signatures count (default `v1`).
+    pub version: Option<String>,
+    /// `hex` or `base64`.
+    pub signature_encoding: Encoding,
+    /// The signed bytes, with `{id}`, `{ts}`, `{body}`, `{method}`, `{url}` (default `{body}`).
+    pub signed_content: Option<String>,
+    /// Timestamp from a header (Slack, Zoom, HubSpot).
+    pub timestamp_header: Option<String>,
+    /// Timestamp from the JSON body (Linear `webhookTimestamp`); checked after the signature.
+    pub timestamp_json_path: Option<String>,
+    /// `s` (default) or `ms`.
+    pub timestamp_unit: Option<TimestampUnit>,
+    /// Event id from a header (GitHub, Shopify, Svix, Linear).
+    pub id_header: Option<String>,
+    /// Event id from the JSON body (`id`, `data.id`); `[*].eventId` for array bodies.
+    pub id_json_path: Option<String>,
+    /// Event id = hex SHA-256 of the body. Only for providers that document no id (Zoom,
+    /// Calendly): a retry whose body differs becomes a new event.
+    #[serde(default)]
+    pub id_from_body_sha256: bool,
+    /// Event type from a header.
+    pub type_header: Option<String>,
+    /// Event type from the JSON body (`[*].…` for array bodies).
+    pub type_json_path: Option<String>,
+}
+
+/// How a configured secret becomes the HMAC key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyEncoding {
+    /// The secret's bytes as they are (most providers, including Stripe's `whsec_…`).
+    #[default]
+    Utf8,
+    /// Base64 after an optional `whsec_` (Standard Webhooks, Svix, GitLab signing tokens).
+    Base64,
+    /// Hex (Adyen).
+    Hex,
+}
+
+impl KeyEncoding {
+    fn decode(self, secret: &[u8]) -> Option<Vec<u8>> {
+        let key = match self {
+            KeyEncoding::Utf8 => Some(secret.to_vec()),
+            KeyEncoding::Base64 => signature::decode_whsec(secret),
+            KeyEncoding::Hex => std::str::from_utf8(secret)
+                .ok()
+                .and_then(|text| hex::decode(text.trim()).ok()),
+        };
+        key.filter(|key| !key.is_empty())
+    }
+}
+
+/// The layout of the signature header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureFormat {
+    /// The whole value is one signature (Shopify, Linear, Square).
+    #[default]
+    Raw,
+    /// `<signature_prefix><signature>` (GitHub `sha256=`, Slack `v0=`).
+    Prefix,
+    /// `t=…,v1=…,v1=…` (Stripe, Paddle, Calendly).
+    KvList,
+    /// `v1,<sig> v1,<sig>` (Standard Webhooks).
+    SpaceList,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum TimestampUnit {
+    #[default]
+    #[serde(rename = "s")]
+    Seconds,
+    #[serde(rename = "ms")]
+    Milliseconds,
+}
+
+/// A compiled, validated [`GenericConfig`].
+#[derive(Debug, Clone)]
+pub struct Generic {
+    algorithm: Algorithm,
+    key_encoding: KeyEncoding,
+    signature_header: &'static str,
+    layout: Layout,
+    encoding: Encoding,
+    template: Vec<Segment>,
+    timestamp: Option<TimestampSource>,
+    timestamp_unit: TimestampUnit,
+    id: IdSource,
+    event_type: Option<TypeSource>,
+    kept_headers: &'static [&'static str],
+    tolerance: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Layout {
+    Raw,
+    Prefix(String),
+    KvList {
+        pair_separator: String,
+        kv_separator: String,
+        signature_key: String,
+        /// `Some` when the timestamp is read from this header.
+        timestamp_key: Option<String>,
+    },
+    SpaceList(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Literal(&'static str),
+    Id,
+    Timestamp,
+    Body,
+    Method,
+    Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimestampSource {
+    Header(&'static str),
+    /// The `timestamp_key` entry of the `kv_list` signature header.
+    SignatureHeader,
+    JsonPath(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdSource {
+    Header(&'static str),
+    /// `label` is the configured path as written, for error messages.
+    JsonPath {
+        path: &'static str,
+        batch: bool,
+        label: &'static str,
+    },
+    BodySha256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TypeSource {
+    Header(&'static str),
+    /// Relative to each element for batch bodies.
+    JsonPath(&'static str),
+}
+
+/// Give a configured name the `'static` lifetime the error types carry.
+///
+/// `VerifyError`/`ExtractError` name headers and paths as `&'static str` so that built-in
+/// providers pay nothing for them. A generic source's names are configuration, built once per
+/// source at start-up and kept for the life of the process, so leaking those few bytes is the
+/// honest way to give them that lifetime.
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+fn invalid(message: impl Into<String>) -> BuildError {
+    BuildError::Invalid(format!("generic: {}", message.into()))
+}
+
+/// A header name as `http` stores it (lower case), or a build error naming the setting.
+fn header_name(setting: &str, name: &str) -> Result<&'static str, BuildError> {
+    http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map(|header| leak(header.as_str().to_owned()))
+        .map_err(|_| invalid(format!("{setting} `{name}` is not a valid header name")))
+}
+
+/// A dotted JSON path with no empty segment.
+fn json_path(setting: &str, path: &str) -> Result<&'static str, BuildError> {
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(invalid(format!(
+            "{setting} `{path}` is not a dotted path like `data.id`"
+        )));
+    }
+    Ok(leak(path.to_owned()))
+}
+
+fn parse_template(template: &str) -> Result<Vec<Segment>, BuildError> {
+    let mut segments = Vec::new();
+    let mut rest = template;
+    while !rest.is_empty() {
+        let literal_end = rest.find(['{', '}']).unwrap_or(rest.len());
+        if literal_end > 0 {
+            segments.push(Segment::Literal(leak(rest[..literal_end].to_owned())));
+            rest = &rest[literal_end..];
+            continue;
+        }
+        let Some(close) = rest.find('}').filter(|_| rest.starts_with('{')) else {
+            return Err(invalid(format!(
+                "signed_content `{template}` has an unmatched brace"
+            )));
+        };
+        segments.push(match &rest[1..close] {
+            "id" => Segment::Id,
+            "ts" => Segment::Timestamp,
+            "body" => Segment::Body,
+            "method" => Segment::Method,
+            "url" => Segment::Url,
+            other => {
+                return Err(invalid(format!(
+                    "signed_content has an unknown placeholder `{{{other}}}` (known: {{id}} {{ts}} {{body}} {{method}} {{url}})"
+                )))
+            }
+        });
+        rest = &rest[close + 1..];
+    }
+    Ok(segments)
+}
+
+/// Settings that only mean something with one `signature_format`, as (name, is set).
+fn misplaced(cfg: &GenericConfig) -> Option<&'static str> {
+    let format = cfg.signature_format;
+    let checks = [
+        (
+            "signature_prefix",
+            cfg.signature_prefix.is_some(),
+            SignatureFormat::Prefix,
+        ),
+        (
+            "pair_separator",
+            cfg.pair_separator.is_some(),
+            SignatureFormat::KvList,
+        ),
+        (
+            "kv_separator",
+            cfg.kv_separator.is_some(),
+            SignatureFormat::KvList,
+        ),
+        (
+            "signature_key",
+            cfg.signature_key.is_some(),
+            SignatureFormat::KvList,
+        ),
+        (
+            "timestamp_key",
+            cfg.timestamp_key.is_some(),
+            SignatureFormat::KvList,
+        ),
+        ("version", cfg.version.is_some(), SignatureFormat::SpaceList),
+    ];
+    checks
+        .into_iter()
+        .find(|(_, set, wanted)| *set && *wanted != format)
+        .map(|(name, _, _)| name)
+}
+
+fn non_empty(setting: &str, value: Option<&str>, default: &str) -> Result<String, BuildError> {
+    let value = value.unwrap_or(default);
+    if value.is_empty() {
+        return Err(invalid(format!("{setting} must not be empty")));
+    }
+    Ok(value.to_owned())
+}
+
+/// Where the timestamp comes from: at most one explicit source; a `kv_list` header carries its
+/// own (`t=` by default) as every provider using that layout does.
+fn timestamp_source(cfg: &GenericConfig) -> Result<Option<TimestampSource>, BuildError> {
+    let explicit = [
+        cfg.timestamp_header.is_some(),
+        cfg.timestamp_json_path.is_some(),
+        cfg.timestamp_key.is_some(),
+    ];
+    if explicit.into_iter().filter(|set| *set).count() > 1 {
+        return Err(invalid(
+            "set at most one of timestamp_header, timestamp_json_path, timestamp_key",
+        ));
+    }
+    let source = if let Some(name) = &cfg.timestamp_header {
+        Some(TimestampSource::Header(header_name(
+            "timestamp_header",
+            name,
+        )?))
+    } else if let Some(path) = &cfg.timestamp_json_path {
+        Some(TimestampSource::JsonPath(json_path(
+            "timestamp_json_path",
+            path,
+        )?))
+    } else if cfg.signature_format == SignatureFormat::KvList {
+        Some(TimestampSource::SignatureHeader)
+    } else {
+        None
+    };
+    if source.is_none() && cfg.timestamp_unit.is_some() {
+        return Err(invalid(
+            "timestamp_unit is set but there is no timestamp source",
+        ));
+    }
+    Ok(source)
+}
+
+fn layout(cfg: &GenericConfig, timestamp: Option<TimestampSource>) -> Result<Layout, BuildError> {
+    Ok(match cfg.signature_format {
+        SignatureFormat::Raw => Layout::Raw,
+        SignatureFormat::Prefix => match cfg.signature_prefix.as_deref() {
+            Some(prefix) if !prefix.is_empty() => Layout::Prefix(prefix.to_owned()),
+            _ => {
+                return Err(invalid(
+                    "signature_format = \"prefix\" needs signature_prefix (e.g. \"sha256=\")",
+                ))
+            }
+        },
+        SignatureFormat::KvList => {
+            let setting =
+                |name, value: &Option<String>, default| non_empty(name, value.as_deref(), default);
+            let pair_separator = setting(
+                "pair_separator",
+                &cfg.pair_separator,
+                DEFAULT_PAIR_SEPARATOR,
+            )?;
+            let kv_separator = setting("kv_separator", &cfg.kv_separator, DEFAULT_KV_SEPARATOR)?;
+            let signature_key =
+                setting("signature_key", &cfg.signature_key, DEFAULT_SIGNATURE_KEY)?;
+            if pair_separator == kv_separator {
+                return Err(invalid("pair_separator and kv_separator must differ"));
+            }
+            let timestamp_key = match timestamp {
+                Some(TimestampSource::SignatureHeader) => {
+                    let key = setting("timestamp_key", &cfg.timestamp_key, DEFAULT_TIMESTAMP_KEY)?;
+                    if key == signature_key {
+                        return Err(invalid("timestamp_key and signature_key must differ"));
+                    }
+                    Some(key)
+                }
+                _ => None,
+            };
+            Layout::KvList {
+                pair_separator,
+                kv_separator,
+                signature_key,
+                timestamp_key,
+            }
+        }
+        SignatureFormat::SpaceList => {
+            let version = non_empty("version", cfg.version.as_deref(), DEFAULT_VERSION)?;
+            if version.contains([',', ' ', '\t']) {
+                return Err(invalid("version must not contain commas or spaces"));
+            }
+            Layout::SpaceList(version)
+        }
+    })
+}
+
+/// The signed-content template, checked against the sources it needs.
+fn template(
+    cfg: &GenericConfig,
+    timestamp: Option<TimestampSource>,
+    id_header: bool,
+) -> Result<Vec<Segment>, BuildError> {
+    let template = parse_template(
+        cfg.signed_content
+            .as_deref()
+            .unwrap_or(DEFAULT_SIGNED_CONTENT),
+    )?;
+    if !template.contains(&Segment::Body) {
+        return Err(invalid(
+            "signed_content must contain {body}; otherwise the body is not authenticated",
+        ));
+    }
+    if template.contains(&Segment::Timestamp) {
+        match timestamp {
+            None => {
+                return Err(invalid(
+                    "signed_content uses {ts} but no timestamp source is configured \
+                     (timestamp_header, timestamp_json_path, or a kv_list signature header)",
+                ))
+            }
+            Some(TimestampSource::JsonPath(_)) => {
+                return Err(invalid(
+                    "signed_content cannot use {ts} from timestamp_json_path: the signature \
+                     is checked before the body is parsed; use timestamp_header",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if template.contains(&Segment::Id) && !id_header {
+        return Err(invalid("signed_content uses {id}, which needs id_header"));
+    }
+    Ok(template)
+}
+
+/// Exactly one id source; hashing the body only when asked for.
+fn id_source(cfg: &GenericConfig) -> Result<IdSource, BuildError> {
+    let sources = [
+        cfg.id_header.is_some(),
+        cfg.id_json_path.is_some(),
+        cfg.id_from_body_sha256,
+    ];
+    match sources.into_iter().filter(|set| *set).count() {
+        0 => {
+            return Err(invalid(
+                "needs an event id source: id_header, id_json_path, or id_from_body_sha256 = true \
+                 (only for providers that document no id)",
+            ))
+        }
+        1 => {}
+        _ => {
+            return Err(invalid(
+                "set exactly one of id_header, id_json_path, id_from_body_sha256",
+            ))
+        }
+    }
+    Ok(if let Some(name) = &cfg.id_header {
+        IdSource::Header(header_name("id_header", name)?)
+    } else if let Some(configured) = &cfg.id_json_path {
+        let (batch, path) = match configured.strip_prefix(BATCH_PREFIX) {
+            Some(path) => (true, path),
+            None => (false, configured.as_str()),
+        };
+        IdSource::JsonPath {
+            path: json_path("id_json_path", path)?,
+            batch,
+            label: leak(configured.clone()),
+        }
+    } else {
+        IdSource::BodySha256
+    })
+}
+
+/// At most one type source; a JSON path is per element exactly when the id path is.
+fn type_source(cfg: &GenericConfig, batch: bool) -> Result<Option<TypeSource>, BuildError> {
+    match (&cfg.type_header, &cfg.type_json_path) {
+        (Some(_), Some(_)) => Err(invalid("set at most one of type_header, type_json_path")),
+        (Some(name), None) => Ok(Some(TypeSource::Header(header_name("type_header", name)?))),
+        (None, Some(configured)) => {
+            let path = match (configured.strip_prefix(BATCH_PREFIX), batch) {
+                (Some(path), true) => path,
+                (None, false) => configured.as_str(),
+                (Some(_), false) => {
+                    return Err(invalid(
+                        "type_json_path starts with [*]. but id_json_path does not",
+                    ))
+                }
+                (None, true) => {
+                    return Err(invalid(
+                        "id_json_path reads an array body ([*].), so type_json_path must too",
+                    ))
+                }
+            };
+            Ok(Some(TypeSource::JsonPath(json_path(
+                "type_json_path",
+                path,
+            )?)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+impl Generic {
+    /// Validate and compile `cfg`. Every mistake is a [`BuildError::Invalid`] saying which
+    /// setting is wrong and why.
+    pub fn new(cfg: GenericConfig, tolerance: Duration) -> Result<Self, BuildError> {
+        if let Some(setting) = misplaced(&cfg) {
+            return Err(invalid(format!(
+                "{setting} does not apply to signature_format = \"{}\"",
+                format_name(cfg.signature_format)
+            )));
+        }
+        let signature_header = header_name("signature_header", &cfg.signature_header)?;
+        let timestamp = timestamp_source(&cfg)?;
+        let layout = layout(&cfg, timestamp)?;
+        let id = id_source(&cfg)?;
+        let template = template(&cfg, timestamp, matches!(id, IdSource::Header(_)))?;
+        let event_type = type_source(&cfg, matches!(id, IdSource::JsonPath { batch: true, .. }))?;
+
+        // Worth keeping with the event: the id and type headers (never the signature).
+        let kept: Vec<&'static str> = [
+            match id {
+                IdSource::Header(name) => Some(name),
+                _ => None,
+            },
+            match event_type {
+                Some(TypeSource::Header(name)) => Some(name),
+                _ => None,
+            },
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|name| *name != signature_header)
+        .collect();
+
+        Ok(Generic {
+            algorithm: cfg.algorithm,
+            key_encoding: cfg.key_encoding,
+            signature_header,
+            layout,
+            encoding: cfg.signature_encoding,
+            template,
+            timestamp,
+            timestamp_unit: cfg.timestamp_unit.unwrap_or_default(),
+            id,
+            event_type,
+            kept_headers: Box::leak(kept.into_boxed_slice()),
+            tolerance,
+        })
+    }
+
+    /// The presented signatures and, for a `kv_list` carrying it, the timestamp text.
+    fn parse_signature_header<'a>(
+        &'a self,
+        header: &'a str,
+    ) -> Result<(Vec<&'a str>, Option<&'a str>), VerifyError> {
+        let malformed = VerifyError::MalformedHeader(self.signature_header);
+        match &self.layout {
+            Layout::Raw => Ok((vec![header.trim()], None)),
+            Layout::Prefix(prefix) => {
+                let signature = signature::strip_prefix(header, prefix).ok_or(malformed)?;
+                Ok((vec![signature], None))
+            }
+            Layout::KvList {
+                pair_separator,
+                kv_separator,
+                signature_key,
+                timestamp_key,
+            } => {
+                let mut signatures = Vec::new();
+                let mut timestamp = None;
+                for (key, value) in signature::kv_pairs(header, pair_separator, kv_separator) {
+                    if Some(key) == timestamp_key.as_deref() {
+                        // Two timestamps make the signed content ambiguous.
+                        if timestamp.replace(value).is_some() {
+                            return Err(malformed);
+                        }
+                    } else if key == signature_key {
+                        signatures.push(value);
+                    }
+                }
+                Ok((signatures, timestamp))
+            }
+            Layout::SpaceList(version) => {
+                Ok((signature::space_list(header, version).collect(), None))
+            }
+        }
+    }
+
+    fn check_timestamp(&self, timestamp: i64, now: SystemTime) -> Result<(), VerifyError> {
+        match self.timestamp_unit {
+            TimestampUnit::Seconds => signature::check_timestamp(timestamp, now, self.tolerance),
+            TimestampUnit::Milliseconds => {
+                signature::check_timestamp_millis(timestamp, now, self.tolerance)
+            }
+        }
+    }
+
+    fn now_text(&self, now: SystemTime) -> String {
+        match self.timestamp_unit {
+            TimestampUnit::Seconds => signature::unix_seconds(now).to_string(),
+            TimestampUnit::Milliseconds => signature::unix_millis(now).to_string(),
+        }
+    }
+
+    /// The signed bytes, in order, without copying the body.
+    fn signed_parts<'a>(
+        &'a self,
+        req: SignedInput<'a>,
+        id: &'a str,
+        timestamp: &'a str,
+    ) -> Vec<&'a [u8]> {
+        self.template
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => text.as_bytes(),
+                Segment::Id => id.as_bytes(),
+                Segment::Timestamp => timestamp.as_bytes(),
+                Segment::Body => req.body,
+                Segment::Method => req.method.as_bytes(),
+                Segment::Url => req.url.as_bytes(),
+            })
+            .collect()
+    }
+
+    fn event_type_of(&self, req: &Request<'_>, element: Option<&Value>) -> Option<String> {
+        match self.event_type? {
+            TypeSource::Header(name) => req
+                .header(name)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+            TypeSource::JsonPath(path) => match element {
+                Some(value) => signature::json_path_text(value, path),
+                None => signature::body_json_text(req.body, path),
+            },
+        }
+    }
+}
+
+fn format_name(format: SignatureFormat) -> &'static str {
+    match format {
+        SignatureFormat::Raw => "raw",
+        SignatureFormat::Prefix => "prefix",
+        SignatureFormat::KvList => "kv_list",
+        SignatureFormat::SpaceList => "space_list",
+    }
+}
+
+/// The request parts a template may sign; both verification and signing have them.
+#[derive(Clone, Copy)]
+struct SignedInput<'a> {
+    method: &'a str,
+    url: &'a str,
+    body: &'a [u8],
+}
+
+/// Put `leaf` at the dotted `path` in `map`, creating objects on the way.
+fn insert_at(map: &mut Map<String, Value>, path: &[&str], leaf: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert((*last).to_owned(), leaf);
+        }
+        [first, rest @ ..] => {
+            let child = map
+                .entry((*first).to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !child.is_object() {
+                *child = Value::Object(Map::new());
+            }
+            if let Value::Object(child) = child {
+                insert_at(child, rest, leaf);
+            }
+        }
+    }
+}
+
+impl Provider for Generic {
+    fn name(&self) -> &'static str {
+        "generic"
+    }
+
+    fn verify(
+        &self,
+        req: &Request<'_>,
+        secrets: &Secrets,
+        now: SystemTime,
+    ) -> Result<(), VerifyError> {
+        if secrets.is_empty() {
+            return Err(VerifyError::NoSecret);
+        }
+        let header = signature::required_header(req, self.signature_header)?;
+        let (presented, kv_timestamp) = self.parse_signature_header(header)?;
+
+        // The timestamp text goes into the MAC exactly as received; its value is checked
+        // only after the MAC, so `stale_timestamp` counts authentic requests only.
+        let header_timestamp = match self.timestamp {
+            Some(TimestampSource::Header(name)) => {
+                let text = signature::required_header(req, name)?.trim();
+                let value = signature::parse_unix_timestamp(text)
+                    .ok_or(VerifyError::MalformedHeader(name))?;
+                Some((text, value))
+            }
+            Some(TimestampSource::SignatureHeader) => {
+                let malformed = VerifyError::MalformedHeader(self.signature_header);
+                let text = kv_timestamp.ok_or(malformed.clone())?;
+                let value = signature::parse_unix_timestamp(text).ok_or(malformed)?;
+                Some((text, value))
+            }
+            Some(TimestampSource::JsonPath(_)) | None => None,
+        };
+        let id = match (self.template.contains(&Segment::Id), self.id) {
+            (true, IdSource::Header(name)) => signature::required_header(req, name)?,
+            _ => "",
+        };
+
+        let keys: Vec<Vec<u8>> = secrets
+            .iter()
+            .filter_map(|secret| self.key_encoding.decode(secret.expose()))
+            .collect();
+        let presented = signature::decode_all(self.encoding, presented);
+        let input = SignedInput {
+            method: req.method,
+            url: req.url,
+            body: req.body,
+        };
+        let parts = self.signed_parts(input, id, header_timestamp.map_or("", |(text, _)| text));
+        if !signature::any_signature_matches(self.algorithm, &keys, &parts, &presented) {
+            return Err(VerifyError::SignatureMismatch);
+        }
+
+        match (self.timestamp, header_timestamp) {
+            (_, Some((_, value))) => self.check_timestamp(value, now),
+            (Some(TimestampSource::JsonPath(path)), None) => {
+                // A signed body without a readable timestamp cannot be shown to be fresh, so
+                // it is refused as stale (there is no header to call missing).
+                let value = signature::body_json_text(req.body, path)
+                    .and_then(|text| signature::parse_unix_timestamp(&text))
+                    .ok_or(VerifyError::StaleTimestamp)?;
+                self.check_timestamp(value, now)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
+        match self.id {
+            IdSource::Header(name) => {
+                let id = req
+                    .header(name)
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .ok_or(ExtractError::MissingEventId(name))?;
+                Ok(vec![EventMeta {
+                    id: id.to_string(),
+                    event_type: self.event_type_of(req, None),
+                }])
+            }
+            IdSource::BodySha256 => Ok(vec![EventMeta {
+                id: hex::encode(Sha256::digest(req.body)),
+                event_type: self.event_type_of(req, None),
+            }]),
+            IdSource::JsonPath { path, batch, label } => {
+                let document: Value = serde_json::from_slice(req.body)
+                    .map_err(|_| ExtractError::MalformedBody("body is not JSON"))?;
+                let elements = if batch {
+                    match &document {
+                        Value::Array(items) if !items.is_empty() => items.iter().collect(),
+                        Value::Array(_) => return Err(ExtractError::MissingEventId(label)),
+                        _ => {
+                            return Err(ExtractError::MalformedBody(
+                                "expected a JSON array of events",
+                            ))
+                        }
+                    }
+                } else {
+                    vec![&document]
+                };
+                elements
+                    .into_iter()
+                    .map(|element| {
+                        let id = signature::json_path_text(element, path)
+                            .ok_or(ExtractError::MissingEventId(label))?;
+                        Ok(EventMeta {
+                            id,
+                            event_type: self.event_type_of(req, Some(element)),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn kept_headers(&self) -> &'static [&'static str] {
+        self.kept_headers
+    }
+
+    /// A JSON object with `event_id` at `id_json_path` (inside a one-element array for batch
+    /// paths) and `event_type` at `type_json_path`, or `{"id", "type"}` for header-id sources.
+    fn example_body(&self, event_id: &str, event_type: &str) -> Vec<u8> {
+        let mut element = Map::new();
+        match self.event_type {
+            Some(TypeSource::JsonPath(path)) => {
+                let segments: Vec<&str> = path.split('.').collect();
+                insert_at(&mut element, &segments, Value::from(event_type));
+            }
+            _ => {
+                element.insert("type".into(), Value::from(event_type));
+            }
+        }
+        // The id goes in last so that it wins if the two paths overlap.
+        let (id_path, batch) = match self.id {
+            IdSource::JsonPath { path, batch, .. } => (path, batch),
+            _ => ("id", false),
+        };
+        let segments: Vec<&str> = id_path.split('.').collect();
+        insert_at(&mut element, &segments, Value::from(event_id));
+        let body = if batch {
+            Value::Array(vec![Value::Object(element)])
+        } else {
+            Value::Object(element)
+        };
+        body.to_string().into_bytes()
+    }
+
+    fn sign(
+        &self,
+        req: &SignRequest<'_>,
+        secret: &Secret,
+        now: SystemTime,
+    ) -> Result<Vec<(String, String)>, SignError> {
+        let key = self
+            .key_encoding
+            .decode(secret.expose())
+            .ok_or(SignError::BadSecret(BAD_KEY))?;
+        let timestamp = match self.timestamp {
+            Some(TimestampSource::Header(_) | TimestampSource::SignatureHeader) => {
+                self.now_text(now)
+            }
+            Some(TimestampSource::JsonPath(path)) => {
+                // The timestamp lives in the body, which the caller wrote; without it the
+                // request could never verify.
+                if signature::body_json_text(req.body, path).is_none() {
+                    return Err(SignError::Unsupported(
+                        "this source reads its timestamp from the body (timestamp_json_path); give a body that carries a current timestamp there",
+                    ));
+                }
+                String::new()
+            }
+            None => String::new(),
+        };
+        let input = SignedInput {
+            method: req.method,
+            url: req.url,
+            body: req.body,
+        };
+        let parts = self.signed_parts(input, req.event_id, &timestamp);
+        let mac = self.encoding.encode(&self.algorithm.mac(&key, &parts));
+        let value = match &self.layout {
+            Layout::Raw => mac,
+            Layout::Prefix(prefix) => format!("{prefix}{mac}"),
+            Layout::KvList {
+                pair_separator,
+                kv_separator,
+                signature_key,
+                timestamp_key,
+            } => match timestamp_key {
+                Some(ts_key) => format!("{ts_key}{kv_separator}{timestamp}{pair_separator}{signature_key}{kv_separator}{mac}"),
+                None => format!("{signature_key}{kv_separator}{mac}"),
+            },
+            Layout::SpaceList(version) => format!("{version},{mac}"),
+        };
+
+        let mut headers = vec![(self.signature_header.to_owned(), value)];
+        if let Some(TimestampSource::Header(name)) = self.timestamp {
+            headers.push((name.to_owned(), timestamp));
+        }
+        if let IdSource::Header(name) = self.id {
+            headers.push((name.to_owned(), req.event_id.to_owned()));
+        }
+        if let Some(TypeSource::Header(name)) = self.event_type {
+            headers.push((name.to_owned(), test_event_type(req.body)));
+        }
+        Ok(headers)
+    }
+
+    fn retry_horizon(&self) -> Duration {
+        RETRY_HORIZON
+    }
+
+    fn check_secret(&self, secret: &Secret) -> Result<(), BuildError> {
+        self.key_encoding
+            .decode(secret.expose())
+            .map(drop)
+            .ok_or_else(|| invalid(BAD_KEY))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,542 @@
+//! Signature primitives shared by every provider.
+//!
+//! This module owns the parts of webhook verification that do not depend on a provider:
+//! computing HMACs, decoding and comparing presented signatures, checking timestamps, splitting
+//! the common signature-header shapes, reading a value out of a JSON body, and decoding
+//! Standard Webhooks keys. Providers compose these; none of them compares MACs on its own.
+//!
+//! Invariants:
+//! - a presented signature is decoded to bytes before it is compared, and an undecodable or
+//!   wrong-length signature simply never matches (it is not an error that names it);
+//! - MAC comparison is constant-time over equal lengths ([`subtle`]);
+//! - timestamp checks are symmetric: stale and far-future are both rejected.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::Value;
+use sha1::Sha1;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::{ExtractError, Request, VerifyError};
+
+/// Standard base64 that accepts input with or without `=` padding. Providers and users are
+/// inconsistent about padding (the Standard Webhooks Python library pads unpadded keys), and
+/// padding carries no information, so being lenient here costs nothing.
+const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Standard base64 with padding, for the signatures we produce.
+const BASE64_CANONICAL: GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// The prefix Standard Webhooks (and Svix, Clerk, GitLab signing tokens) put on a key.
+pub const WHSEC_PREFIX: &str = "whsec_";
+
+/// The HMAC hash function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    #[default]
+    Sha256,
+    /// Legacy schemes only (GitHub `X-Hub-Signature`, Intercom).
+    Sha1,
+}
+
+impl Algorithm {
+    /// HMAC of the concatenation of `parts` under `key`. Parts are fed in order so callers can
+    /// sign `{ts}.{body}` without first copying the body into a new buffer.
+    pub fn mac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        match self {
+            Algorithm::Sha256 => mac_of::<Hmac<Sha256>>(key, parts),
+            Algorithm::Sha1 => mac_of::<Hmac<Sha1>>(key, parts),
+        }
+    }
+}
+
+fn mac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    // HMAC accepts keys of any length, so this cannot fail; `new_from_slice` is the only
+    // constructor that takes a runtime-sized key.
+    let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// How signature bytes are written in a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// Lower- or upper-case hex.
+    Hex,
+    /// Standard base64, padding optional.
+    Base64,
+}
+
+impl Encoding {
+    /// Decode a presented signature; `None` when it is not valid in this encoding.
+    pub fn decode(self, text: &str) -> Option<Vec<u8>> {
+        let text = text.trim();
+        match self {
+            Encoding::Hex => hex::decode(text).ok(),
+            Encoding::Base64 => BASE64_LENIENT.decode(text).ok(),
+        }
+    }
+
+    /// Encode a signature we produce (lower-case hex, padded base64).
+    pub fn encode(self, bytes: &[u8]) -> String {
+        match self {
+            Encoding::Hex => hex::encode(bytes),
+            Encoding::Base64 => BASE64_CANONICAL.encode(bytes),
+        }
+    }
+}
+
+/// Constant-time equality of two byte strings. Lengths are compared first (a length is not a
+/// secret: every MAC of one algorithm has the same length), so an empty or truncated
+/// signature can never compare equal to a prefix of the real one.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Whether any presented signature equals the MAC of `parts` under any of `keys`.
+///
+/// This is the rotation rule: N signatures in the request × M configured keys, any pair
+/// passes. Each key's MAC is computed once and compared against every presented signature.
+pub fn any_signature_matches<K: AsRef<[u8]>>(
+    algorithm: Algorithm,
+    keys: impl IntoIterator<Item = K>,
+    parts: &[&[u8]],
+    presented: &[Vec<u8>],
+) -> bool {
+    if presented.is_empty() {
+        return false;
+    }
+    let mut matched = false;
+    for key in keys {
+        let expected = algorithm.mac(key.as_ref(), parts);
+        for signature in presented {
+            // No early return: the work done does not depend on which pair matched.
+            matched |= constant_time_eq(&expected, signature);
+        }
+    }
+    matched
+}
+
+/// Decode every presented signature, silently dropping the ones that do not decode: they
+/// cannot match, and naming them in an error would echo attacker input.
+pub fn decode_all<'a>(
+    encoding: Encoding,
+    presented: impl IntoIterator<Item = &'a str>,
+) -> Vec<Vec<u8>> {
+    presented
+        .into_iter()
+        .filter_map(|text| encoding.decode(text))
+        .collect()
+}
+
+/// Seconds since the Unix epoch at `now` (0 before the epoch), as providers write timestamps.
+pub fn unix_seconds(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Milliseconds since the Unix epoch at `now` (0 before the epoch).
+pub fn unix_millis(now: SystemTime) -> u128 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+/// Parse a Unix timestamp written as plain decimal digits (no sign, no fraction). Anything else
+/// is `None`: a timestamp we cannot read cannot be shown to be fresh.
+pub fn parse_unix_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    // 18 digits keep us far from i64 overflow while covering milliseconds for millennia.
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Reject a timestamp (Unix seconds) more than `tolerance` older than `now` (stale: a replay)
+/// or more than `tolerance` ahead of it (future: a pre-signed request waiting to be replayed,
+/// or a badly wrong clock). The boundary itself passes.
+pub fn check_timestamp(
+    ts_secs: i64,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    // Compare in whole seconds, the timestamp's own resolution, so a sub-second `now` does not
+    // move the boundary.
+    compare_to_window(
+        i128::from(ts_secs),
+        i128::from(unix_seconds(now)),
+        i128::from(tolerance.as_secs()),
+    )
+}
+
+/// [`check_timestamp`] for timestamps in Unix milliseconds (HubSpot, Linear).
+pub fn check_timestamp_millis(
+    ts_millis: i64,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    compare_to_window(
+        i128::from(ts_millis),
+        i128::try_from(unix_millis(now)).unwrap_or(i128::MAX),
+        i128::try_from(tolerance.as_millis()).unwrap_or(i128::MAX),
+    )
+}
+
+fn compare_to_window(ts: i128, now: i128, tolerance: i128) -> Result<(), VerifyError> {
+    if ts < now.saturating_sub(tolerance) {
+        Err(VerifyError::StaleTimestamp)
+    } else if ts > now.saturating_add(tolerance) {
+        Err(VerifyError::FutureTimestamp)
+    } else {
+        Ok(())
+    }
+}
+
+/// Split a `key=value` list such as Stripe's `t=1,v1=ab,v1=cd` (`,` and `=`) or Paddle's
+/// `ts=1;h1=ab` (`;` and `=`). Whitespace around entries is ignored; entries without the
+/// key/value separator are skipped. Repeated keys are all yielded, in order.
+pub fn kv_pairs<'a>(
+    header: &'a str,
+    pair_separator: &'a str,
+    kv_separator: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    header
+        .split(pair_separator)
+        .filter_map(move |entry| entry.split_once(kv_separator))
+        .map(|(key, value)| (key.trim(), value.trim()))
+}
+
+/// The signatures of one version in a space-separated `version,signature` list, such as the
+/// Standard Webhooks `v1,<b64> v1,<b64> v1a,<b64>`. Other versions are ignored.
+pub fn space_list<'a>(header: &'a str, version: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    header
+        .split_ascii_whitespace()
+        .filter_map(|entry| entry.split_once(','))
+        .filter(move |(v, _)| *v == version)
+        .map(|(_, signature)| signature)
+}
+
+/// The text after `prefix` (e.g. `sha256=`), matched case-insensitively; `None` when the header
+/// does not start with it.
+pub fn strip_prefix<'a>(header: &'a str, prefix: &str) -> Option<&'a str> {
+    let header = header.trim();
+    let head = header.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &header[prefix.len()..])
+}
+
+/// The value at a dotted path (`data.object.id`) in a JSON document. A segment that is a
+/// number indexes an array. Keys that themselves contain dots cannot be addressed.
+pub fn json_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.')
+        .try_fold(value, |current, segment| match current {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+}
+
+/// A JSON string, or a number written as text (ids such as HubSpot's `eventId` are numbers).
+/// Empty strings count as absent: an empty id identifies nothing.
+pub fn json_scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// [`json_scalar_text`] of the value at `path`.
+pub fn json_path_text(value: &Value, path: &str) -> Option<String> {
+    json_path(value, path).and_then(json_scalar_text)
+}
+
+/// The string at `path` in `body` if the body is JSON; `None` otherwise. For optional fields
+/// such as an event type, where a non-JSON body is not an error.
+pub fn body_json_text(body: &[u8], path: &str) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    json_path_text(&value, path)
+}
+
+/// Parse a body that must be a JSON object (providers that read the id from the body).
+pub fn json_object_body(body: &[u8]) -> Result<Value, ExtractError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(ExtractError::MalformedBody("expected a JSON object")),
+        Err(_) => Err(ExtractError::MalformedBody("body is not JSON")),
+    }
+}
+
+/// Decode a Standard Webhooks key: strip an optional `whsec_`, then base64 (padding optional).
+/// `None` when it does not decode or decodes to nothing.
+pub fn decode_whsec(secret: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(secret).ok()?.trim();
+    let encoded = text.strip_prefix(WHSEC_PREFIX).unwrap_or(text);
+    BASE64_LENIENT
+        .decode(encoded)
+        .ok()
+        .filter(|key| !key.is_empty())
+}
+
+/// The value of a required header: `MissingHeader` when absent or blank, `MalformedHeader`
+/// when present but not visible ASCII (it cannot carry a signature we would accept).
+pub fn required_header<'a>(req: &Request<'a>, name: &'static str) -> Result<&'a str, VerifyError> {
+    let Some(raw) = req.headers.get(name) else {
+        return Err(VerifyError::MissingHeader(name));
+    };
+    let text = raw
+        .to_str()
+        .map_err(|_| VerifyError::MalformedHeader(name))?;
+    if text.trim().is_empty() {
+        return Err(VerifyError::MissingHeader(name));
+    }
+    Ok(text)
+}
+
+/// The first of several alternative header names that is present and non-blank, with the
+/// name it was found under.
+pub fn first_header<'a>(
+    req: &Request<'a>,
+    names: &[&'static str],
+) -> Option<(&'static str, &'a str)> {
+    names.iter().find_map(|&name| {
+        req.header(name)
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| (name, value))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::at;
+
+    const GITHUB_DOCS_SECRET: &[u8] = b"It's a Secret to Everybody";
+    const GITHUB_DOCS_BODY: &[u8] = b"Hello, World!";
+
+    #[test]
+    fn hmac_sha256_and_sha1_match_the_github_docs_vectors() {
+        let sha256 = Algorithm::Sha256.mac(GITHUB_DOCS_SECRET, &[GITHUB_DOCS_BODY]);
+        assert_eq!(
+            hex::encode(sha256),
+            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+        let sha1 = Algorithm::Sha1.mac(GITHUB_DOCS_SECRET, &[GITHUB_DOCS_BODY]);
+        assert_eq!(
+            hex::encode(sha1),
+            "01dc10d0c83e72ed246219cdd91669667fe2ca59"
+        );
+    }
+
+    #[test]
+    fn mac_over_parts_equals_mac_over_the_concatenation() {
+        let split = Algorithm::Sha256.mac(b"k", &[b"123", b".", b"body"]);
+        let whole = Algorithm::Sha256.mac(b"k", &[b"123.body"]);
+        assert_eq!(split, whole);
+    }
+
+    #[test]
+    fn comparison_is_length_checked() {
+        let mac = Algorithm::Sha256.mac(b"k", &[b"body"]);
+        assert!(constant_time_eq(&mac, &mac.clone()));
+        assert!(!constant_time_eq(&mac, &[]), "empty signature");
+        assert!(!constant_time_eq(&mac, &mac[..16]), "truncated signature");
+        let mut longer = mac.clone();
+        longer.push(0);
+        assert!(!constant_time_eq(&mac, &longer), "extended signature");
+    }
+
+    #[test]
+    fn any_signature_matches_tries_every_key_against_every_signature() {
+        let good = Algorithm::Sha256.mac(b"new", &[b"body"]);
+        let presented = vec![vec![0u8; 32], good];
+        assert!(any_signature_matches(
+            Algorithm::Sha256,
+            [b"old".as_slice(), b"new"],
+            &[b"body"],
+            &presented
+        ));
+        assert!(!any_signature_matches(
+            Algorithm::Sha256,
+            [b"old".as_slice()],
+            &[b"body"],
+            &presented
+        ));
+        assert!(!any_signature_matches(
+            Algorithm::Sha256,
+            [b"new".as_slice()],
+            &[b"body"],
+            &[]
+        ));
+    }
+
+    #[test]
+    fn decoding_accepts_both_hex_cases_and_unpadded_base64() {
+        assert_eq!(Encoding::Hex.decode("ABcd"), Some(vec![0xab, 0xcd]));
+        assert_eq!(Encoding::Hex.decode("abc"), None, "odd length");
+        assert_eq!(Encoding::Hex.decode("zz"), None);
+        assert_eq!(Encoding::Base64.decode("AAE="), Some(vec![0, 1]));
+        assert_eq!(Encoding::Base64.decode("AAE"), Some(vec![0, 1]));
+        assert_eq!(Encoding::Base64.decode("A*E="), None);
+        assert_eq!(
+            Encoding::Base64.decode(""),
+            Some(vec![]),
+            "empty decodes to nothing, which never matches"
+        );
+    }
+
+    #[test]
+    fn timestamps_outside_the_window_are_rejected_in_both_directions() {
+        let now = at(1_000_000);
+        let tol = Duration::from_secs(300);
+        assert_eq!(check_timestamp(1_000_000, now, tol), Ok(()));
+        assert_eq!(
+            check_timestamp(1_000_000 - 300, now, tol),
+            Ok(()),
+            "boundary passes"
+        );
+        assert_eq!(
+            check_timestamp(1_000_000 + 300, now, tol),
+            Ok(()),
+            "boundary passes"
+        );
+        assert_eq!(
+            check_timestamp(1_000_000 - 301, now, tol),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            check_timestamp(1_000_000 + 301, now, tol),
+            Err(VerifyError::FutureTimestamp)
+        );
+        assert_eq!(
+            check_timestamp(0, now, tol),
+            Err(VerifyError::StaleTimestamp)
+        );
+    }
+
+    #[test]
+    fn second_resolution_ignores_the_fraction_of_now() {
+        let now = at(1_000_000) + Duration::from_millis(999);
+        let tol = Duration::from_secs(300);
+        assert_eq!(check_timestamp(1_000_000 - 300, now, tol), Ok(()));
+    }
+
+    #[test]
+    fn millisecond_timestamps_are_checked_in_milliseconds() {
+        let now = at(1_000_000);
+        let tol = Duration::from_secs(60);
+        assert_eq!(check_timestamp_millis(1_000_000_000, now, tol), Ok(()));
+        assert_eq!(
+            check_timestamp_millis(1_000_000_000 - 60_001, now, tol),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            check_timestamp_millis(1_000_000_000 + 60_001, now, tol),
+            Err(VerifyError::FutureTimestamp)
+        );
+        // Seconds passed where milliseconds are expected look ancient, not fresh.
+        assert_eq!(
+            check_timestamp_millis(1_000_000, now, tol),
+            Err(VerifyError::StaleTimestamp)
+        );
+    }
+
+    #[test]
+    fn timestamps_must_be_plain_digits() {
+        assert_eq!(parse_unix_timestamp(" 1492774577 "), Some(1_492_774_577));
+        assert_eq!(parse_unix_timestamp("-5"), None);
+        assert_eq!(parse_unix_timestamp("+5"), None);
+        assert_eq!(parse_unix_timestamp("1.5"), None);
+        assert_eq!(parse_unix_timestamp(""), None);
+        assert_eq!(parse_unix_timestamp("9999999999999999999"), None);
+    }
+
+    #[test]
+    fn kv_lists_yield_every_pair_in_order() {
+        let stripe: Vec<_> = kv_pairs("t=1, v1=aa,v1=bb,v0=cc,junk", ",", "=").collect();
+        assert_eq!(
+            stripe,
+            [("t", "1"), ("v1", "aa"), ("v1", "bb"), ("v0", "cc")]
+        );
+        let paddle: Vec<_> = kv_pairs("ts=1696195954;h1=dummy;h1=d9", ";", "=").collect();
+        assert_eq!(
+            paddle,
+            [("ts", "1696195954"), ("h1", "dummy"), ("h1", "d9")]
+        );
+        // Base64 values may contain `=`: only the first separator splits.
+        let padded: Vec<_> = kv_pairs("s=AAE=", ",", "=").collect();
+        assert_eq!(padded, [("s", "AAE=")]);
+    }
+
+    #[test]
+    fn space_lists_keep_only_the_wanted_version() {
+        let sigs: Vec<_> = space_list("v1,aaa v1a,bbb  v2,ccc v1,ddd", "v1").collect();
+        assert_eq!(sigs, ["aaa", "ddd"]);
+        assert_eq!(space_list("v1a,bbb", "v1").count(), 0);
+    }
+
+    #[test]
+    fn prefixes_are_matched_case_insensitively() {
+        assert_eq!(strip_prefix("sha256=abc", "sha256="), Some("abc"));
+        assert_eq!(strip_prefix("SHA256=abc", "sha256="), Some("abc"));
+        assert_eq!(strip_prefix("sha256=", "sha256="), Some(""));
+        assert_eq!(strip_prefix("sha1=abc", "sha256="), None);
+        assert_eq!(strip_prefix("sha", "sha256="), None);
+    }
+
+    #[test]
+    fn json_paths_read_strings_and_numbers() {
+        let doc: Value = serde_json::json!({
+            "id": "evt_1",
+            "data": {"object": {"id": 42, "empty": "", "flag": true}},
+            "items": [{"id": "a"}, {"id": "b"}]
+        });
+        assert_eq!(json_path_text(&doc, "id").as_deref(), Some("evt_1"));
+        assert_eq!(
+            json_path_text(&doc, "data.object.id").as_deref(),
+            Some("42")
+        );
+        assert_eq!(json_path_text(&doc, "items.1.id").as_deref(), Some("b"));
+        assert_eq!(json_path_text(&doc, "data.object.empty"), None);
+        assert_eq!(json_path_text(&doc, "data.object.flag"), None);
+        assert_eq!(json_path_text(&doc, "data.missing.id"), None);
+        assert_eq!(json_path_text(&doc, "data"), None, "objects are not ids");
+        assert_eq!(body_json_text(b"not json", "id"), None);
+    }
+
+    #[test]
+    fn whsec_keys_decode_with_or_without_prefix_and_padding() {
+        let expected = BASE64_CANONICAL
+            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap();
+        assert_eq!(
+            decode_whsec(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            Some(expected.clone())
+        );
+        assert_eq!(
+            decode_whsec(b"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            Some(expected)
+        );
+        assert_eq!(
+            decode_whsec(b"whsec_AAE"),
+            Some(vec![0, 1]),
+            "missing padding tolerated"
+        );
+        assert_eq!(decode_whsec(b"whsec_not base64!"), None);
+        assert_eq!(decode_whsec(b"whsec_"), None, "empty key");
+    }
+}

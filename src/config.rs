@@ -1,0 +1,439 @@
+//! Configuration: the TOML file, `HOOKGATE_…` environment overrides, secret references, and
+//! validation at start-up.
+//!
+//! Loading happens once, at the edge: after [`Config::load`] and [`Config::resolve`] succeed,
+//! the rest of the gateway only sees typed, validated values. Secrets appear in config files
+//! only as references (`env:NAME` or `file:/path`); literal secrets are refused so a committed
+//! config can never hold one. Environment overrides use a double underscore between levels,
+//! e.g. `HOOKGATE_STORE__URL=postgres://…` or `HOOKGATE_SERVER__LISTEN=0.0.0.0:8080`.
+
+use crate::sources::{Source, Sources};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use hookgate_providers::{generic::GenericConfig, ProviderOptions, Secret, Secrets};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variable naming the config file when `--config` is not given.
+pub const CONFIG_PATH_ENV: &str = "HOOKGATE_CONFIG";
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "HOOKGATE_";
+/// The shortest dedupe window the gateway accepts (DESIGN §5).
+pub const MIN_DEDUPE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Largest accepted request body; larger ones get 413 without being buffered.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send its body.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// The public base URL providers call (e.g. `https://hooks.example.com`), used to build the
+    /// URL that URL-signing providers sign. Defaults to `http://{Host header}`.
+    pub public_url: Option<String>,
+    /// How long in-flight requests may take to finish on shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            public_url: None,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/file.db` (embedded default) or `postgres://…`.
+    pub url: String,
+    /// How long an event id is remembered for deduplication (≥ 24 h).
+    #[serde(with = "humantime_serde")]
+    pub dedupe_window: Duration,
+    /// Upper bound on one store operation seen by a request; past it the answer is 503.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The `Retry-After` sent with 503 answers.
+    #[serde(with = "humantime_serde")]
+    pub retry_after: Duration,
+    /// Connections in the pool (reads; Postgres writes too).
+    pub pool_size: u32,
+    /// How long to wait for a new connection.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Server-side statement timeout (Postgres) / busy timeout (SQLite).
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Duration,
+    /// Most requests merged into one group-commit transaction.
+    pub max_batch: usize,
+    /// Requests that may wait for the writer before new ones get 503 `overloaded`.
+    pub queue_depth: usize,
+    /// How often expired inbox rows are purged.
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite://data/hookgate.db".into(),
+            dedupe_window: Duration::from_secs(7 * 24 * 3600),
+            timeout: Duration::from_secs(5),
+            retry_after: Duration::from_secs(5),
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+            max_batch: 256,
+            queue_depth: 8192,
+            purge_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token for `/api/…`; the admin API is disabled when absent.
+    pub token: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter directive; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// One of `hookgate_providers::KNOWN_PROVIDERS`.
+    pub provider: String,
+    /// Secret references; any of them verifies, the first signs test requests.
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
+    /// Timestamp tolerance for timestamped schemes (default 5 min).
+    #[serde(default, with = "humantime_serde")]
+    pub tolerance: Option<Duration>,
+    /// The exact public URL the provider calls for this source, for URL-signing providers.
+    pub public_url: Option<String>,
+    /// Settings of the `generic` HMAC verifier.
+    pub generic: Option<GenericConfig>,
+}
+
+/// A reference to a secret: `env:NAME` or `file:/path`. `Debug` shows the reference, which is
+/// not secret; the resolved value is never printed.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretRef(String);
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A literal (refused at validation) must not be printed either.
+        if self.0.starts_with("env:") || self.0.starts_with("file:") {
+            write!(f, "SecretRef({})", self.0)
+        } else {
+            f.write_str("SecretRef(<literal, redacted>)")
+        }
+    }
+}
+
+impl SecretRef {
+    pub fn new(reference: impl Into<String>) -> Self {
+        SecretRef(reference.into())
+    }
+
+    /// Read the secret this reference points at.
+    pub fn resolve(&self) -> Result<Secret, String> {
+        if let Some(name) = self.0.strip_prefix("env:") {
+            match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(Secret::new(v.into_bytes())),
+                Ok(_) => Err(format!("environment variable {name} is empty")),
+                Err(_) => Err(format!("environment variable {name} is not set")),
+            }
+        } else if let Some(path) = self.0.strip_prefix("file:") {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let trimmed = trim_trailing_newline(&bytes);
+            if trimmed.is_empty() {
+                return Err(format!("secret file {path} is empty"));
+            }
+            Ok(Secret::new(trimmed.to_vec()))
+        } else {
+            Err("secrets must be references (\"env:NAME\" or \"file:/path\"), not literal values".into())
+        }
+    }
+}
+
+fn trim_trailing_newline(bytes: &[u8]) -> &[u8] {
+    let mut end = bytes.len();
+    while end > 0 && (bytes[end - 1] == b'\n' || bytes[end - 1] == b'\r') {
+        end -= 1;
+    }
+    &bytes[..end]
+}
+
+/// Every problem found while validating, printed together so an operator fixes them in one go.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for p in &self.0 {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What validation produced: the runtime sources and the admin token.
+#[derive(Debug)]
+pub struct Resolved {
+    pub sources: Sources,
+    pub admin_token: Option<Secret>,
+    /// Non-fatal findings (e.g. a dedupe window shorter than a provider's retry horizon).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Load the TOML file at `path` (if given) and apply `HOOKGATE_…` overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError(vec![format!(
+                    "config file {} does not exist",
+                    path.display()
+                )]));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // Only variables with a `__` level separator are overrides; the others (such as
+        // HOOKGATE_CONFIG or HOOKGATE_ADMIN_TOKEN, used as secret references) are left alone.
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
+        figment
+            .extract()
+            .map_err(|e| ConfigError(e.into_iter().map(|e| e.to_string()).collect()))
+    }
+
+    /// Parse a config from TOML text (tests, `check-config` of inline text).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(e.into_iter().map(|e| e.to_string()).collect()))
+    }
+
+    /// Validate everything and resolve secrets and providers.
+    pub fn resolve(&self) -> Result<Resolved, ConfigError> {
+        let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+
+        if self.store.dedupe_window < MIN_DEDUPE_WINDOW {
+            problems.push(format!(
+                "store.dedupe_window is {}; it must be at least 24h",
+                humantime::format_duration(self.store.dedupe_window)
+            ));
+        }
+        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres:") || self.store.url.starts_with("postgresql:")) {
+            problems.push("store.url must start with sqlite:// or postgres://".to_string());
+        }
+        if self.server.max_body_bytes == 0 {
+            problems.push("server.max_body_bytes must be greater than 0".into());
+        }
+        if self.store.max_batch == 0 || self.store.queue_depth == 0 || self.store.pool_size == 0 {
+            problems.push("store.max_batch, store.queue_depth and store.pool_size must be greater than 0".into());
+        }
+        if self.sources.is_empty() {
+            warnings.push("no sources are configured: every webhook will get 404".into());
+        }
+
+        let mut sources = Vec::new();
+        for (name, sc) in &self.sources {
+            if !valid_source_name(name) {
+                problems.push(format!(
+                    "sources.{name}: a source name may contain only a-z, 0-9, '-' and '_'"
+                ));
+                continue;
+            }
+            let opts = ProviderOptions {
+                tolerance: sc.tolerance,
+                generic: sc.generic.clone(),
+            };
+            let provider = match hookgate_providers::build(&sc.provider, &opts) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(format!("sources.{name}: {e}"));
+                    continue;
+                }
+            };
+            if sc.secrets.is_empty() {
+                problems.push(format!("sources.{name}: at least one secret is required"));
+            }
+            let mut secrets = Vec::new();
+            for (i, r) in sc.secrets.iter().enumerate() {
+                match r.resolve() {
+                    Ok(s) => secrets.push(s),
+                    Err(e) => problems.push(format!("sources.{name}.secrets[{i}]: {e}")),
+                }
+            }
+            if provider.retry_horizon() > self.store.dedupe_window {
+                warnings.push(format!(
+                    "sources.{name}: store.dedupe_window ({}) is shorter than {}'s retry horizon ({}); late retries would be accepted again",
+                    humantime::format_duration(self.store.dedupe_window),
+                    sc.provider,
+                    humantime::format_duration(provider.retry_horizon()),
+                ));
+            }
+            sources.push(Source {
+                name: name.clone(),
+                provider,
+                secrets: Secrets::new(secrets),
+                public_url: sc.public_url.clone(),
+            });
+        }
+
+        let admin_token = match &self.admin.token {
+            None => None,
+            Some(r) => match r.resolve() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problems.push(format!("admin.token: {e}"));
+                    None
+                }
+            },
+        };
+
+        if problems.is_empty() {
+            Ok(Resolved {
+                sources: Sources::new(sources),
+                admin_token,
+                warnings,
+            })
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+}
+
+/// Source names appear in URLs and metric labels, so they are kept to a safe alphabet.
+fn valid_source_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The config path from `--config`, else `HOOKGATE_CONFIG`, else none (defaults + env only).
+pub fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os(CONFIG_PATH_ENV).map(PathBuf::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_secrets_are_refused_and_never_printed() {
+        let cfg = Config::from_toml(
+            r#"
+            [sources.stripe]
+            provider = "stripe"
+            secrets = ["whsec_literal_value"]
+            "#,
+        )
+        .unwrap();
+        let err = cfg.resolve().unwrap_err().to_string();
+        assert!(err.contains("must be references"), "{err}");
+        assert!(!err.contains("whsec_literal_value"));
+        assert!(!format!("{cfg:?}").contains("whsec_literal_value"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let cfg = Config::from_toml(
+            r#"
+            [store]
+            dedupe_window = "1h"
+            [sources.a]
+            provider = "nope"
+            [sources.b]
+            provider = "github"
+            secrets = ["env:HOOKGATE_TEST_SURELY_UNSET_VAR"]
+            "#,
+        )
+        .unwrap();
+        let err = cfg.resolve().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("at least 24h"), "{text}");
+        assert!(text.contains("unknown provider `nope`"), "{text}");
+        assert!(text.contains("HOOKGATE_TEST_SURELY_UNSET_VAR is not set"), "{text}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::from_toml("[server]\nlisten_addr = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+    }
+
+    #[test]
+    fn file_secrets_resolve_without_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, "topsecret\n").unwrap();
+        let r = SecretRef::new(format!("file:{}", p.display()));
+        assert_eq!(r.resolve().unwrap().expose(), b"topsecret");
+    }
+}

@@ -1,0 +1,183 @@
+//! The one API error type and its HTTP mapping.
+//!
+//! Every error a client can see is an RFC 9457 `application/problem+json` document with a
+//! stable `code` member; the codes are the contract operators and providers' dashboards see
+//! (DESIGN §7). 5xx bodies never carry internals: the cause is logged once, where it is handled.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::time::Duration;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// A client-visible error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no source named `{0}` is configured")]
+    UnknownSource(String),
+    #[error("the request could not be verified: {detail}")]
+    InvalidSignature { reason: &'static str, detail: String },
+    #[error("the body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    MissingEventId(String),
+    #[error("{0}")]
+    MalformedBody(String),
+    #[error("this idempotency key was already used with a different payload")]
+    IdempotencyKeyReused,
+    #[error("the store is unavailable; retry later")]
+    Unavailable { retry_after: Duration },
+    #[error("the gateway is overloaded; retry later")]
+    Overloaded { retry_after: Duration },
+    #[error("the client did not send the body in time")]
+    RequestTimeout,
+    #[error("method not allowed; use {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("no such route")]
+    NotFound,
+    #[error("a valid admin bearer token is required")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::UnknownSource(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::InvalidSignature { .. } | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MissingEventId(_) | ApiError::MalformedBody(_) | ApiError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable { .. } | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::UnknownSource(_) => "unknown_source",
+            ApiError::InvalidSignature { .. } => "invalid_signature",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::MissingEventId(_) => "missing_event_id",
+            ApiError::MalformedBody(_) => "malformed_body",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::RequestTimeout => "request_timeout",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::NotFound => "not_found",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::BadRequest(_) => "bad_request",
+        }
+    }
+
+    /// The bounded rejection reason used for counting (finer than `code` for signatures).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::InvalidSignature { reason, .. } => reason,
+            other => other.code(),
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::UnknownSource(_) => "Unknown source",
+            ApiError::InvalidSignature { .. } => "Invalid signature",
+            ApiError::PayloadTooLarge { .. } => "Payload too large",
+            ApiError::MissingEventId(_) => "Missing event id",
+            ApiError::MalformedBody(_) => "Malformed body",
+            ApiError::IdempotencyKeyReused => "Idempotency key reused",
+            ApiError::Unavailable { .. } => "Store unavailable",
+            ApiError::Overloaded { .. } => "Overloaded",
+            ApiError::RequestTimeout => "Request timeout",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
+            ApiError::NotFound => "Not found",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::BadRequest(_) => "Bad request",
+        }
+    }
+}
+
+impl From<hookgate_providers::VerifyError> for ApiError {
+    fn from(e: hookgate_providers::VerifyError) -> Self {
+        ApiError::InvalidSignature {
+            reason: e.reason(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<hookgate_providers::ExtractError> for ApiError {
+    fn from(e: hookgate_providers::ExtractError) -> Self {
+        match e {
+            hookgate_providers::ExtractError::MissingEventId(_) => {
+                ApiError::MissingEventId(e.to_string())
+            }
+            hookgate_providers::ExtractError::MalformedBody(_) => {
+                ApiError::MalformedBody(e.to_string())
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        let reason = match &self {
+            ApiError::InvalidSignature { reason, .. } => Some(*reason),
+            _ => None,
+        };
+        let problem = Problem {
+            kind: format!("urn:hookgate:problem:{code}"),
+            title: self.title(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code,
+            reason,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        match &self {
+            ApiError::Unavailable { retry_after } | ApiError::Overloaded { retry_after } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}

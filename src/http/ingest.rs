@@ -1,0 +1,213 @@
+//! `POST /webhooks/{source}`: verify → challenge → extract → record (DESIGN §2).
+//!
+//! Order matters: the source is looked up before the body is read (404 costs nothing), the
+//! body is read under a byte limit and a deadline (413 / 408 without buffering more than the
+//! limit), the signature is checked over the raw bytes before anything parses them, and only
+//! a verified request reaches the store. The 2xx is sent after the store has committed.
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::store::{NewEvent, RecordOutcome, StoreError};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use hookgate_providers::{MismatchPolicy, Request as ProviderRequest};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::SystemTime;
+use uuid::Uuid;
+
+/// Headers kept with every event regardless of provider (never credentials).
+const ALWAYS_KEPT_HEADERS: &[&str] = &["content-type", "user-agent"];
+
+#[derive(Serialize)]
+struct EventAnswer<'a> {
+    status: &'static str,
+    id: Uuid,
+    event_id: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    body_mismatch: bool,
+}
+
+#[derive(Serialize)]
+struct IngestAnswer<'a> {
+    /// `accepted` if any event of the request was new, else `duplicate`.
+    status: &'static str,
+    source: &'a str,
+    /// Id of the (first) event's record, new or original.
+    id: Uuid,
+    event_id: &'a str,
+    accepted: usize,
+    duplicates: usize,
+    events: Vec<EventAnswer<'a>>,
+}
+
+pub async fn ingest(
+    State(app): State<Arc<AppState>>,
+    Path(source_name): Path<String>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let Some(source) = app.sources.get(&source_name) else {
+        tracing::info!(source = %source_name, reason = "unknown_source", "rejected");
+        return Err(ApiError::UnknownSource(source_name));
+    };
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, &parts.headers, &app.settings).await.inspect_err(|e| {
+        tracing::info!(source = %source.name, reason = e.reason(), "rejected");
+    })?;
+
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let url = public_url(source.public_url.as_deref(), app.settings.public_url.as_deref(), &parts.headers, path_and_query);
+    let preq = ProviderRequest {
+        method: parts.method.as_str(),
+        url: &url,
+        headers: &parts.headers,
+        body: &body,
+    };
+
+    if let Err(e) = source.provider.verify(&preq, &source.secrets, SystemTime::now()) {
+        tracing::info!(source = %source.name, reason = e.reason(), "rejected");
+        return Err(e.into());
+    }
+    if let Some(ch) = source.provider.challenge(&preq, &source.secrets) {
+        tracing::info!(source = %source.name, "answered handshake challenge");
+        let status = StatusCode::from_u16(ch.status).unwrap_or(StatusCode::OK);
+        return Ok((status, [(header::CONTENT_TYPE, ch.content_type)], ch.body).into_response());
+    }
+    let metas = source.provider.events(&preq).map_err(|e| {
+        let e = ApiError::from(e);
+        tracing::info!(source = %source.name, reason = e.reason(), "rejected");
+        e
+    })?;
+    if metas.is_empty() {
+        return Err(ApiError::MissingEventId("the body carries no events".into()));
+    }
+
+    let received_at_ms = crate::store::now_ms();
+    let body_sha256: [u8; 32] = Sha256::digest(&body).into();
+    let kept = kept_headers(&parts.headers, source.provider.kept_headers());
+    let events: Vec<NewEvent> = metas
+        .iter()
+        .map(|m| NewEvent {
+            id: Uuid::now_v7(),
+            source: source.name.clone(),
+            event_id: m.id.clone(),
+            event_type: m.event_type.clone(),
+            // A batch stores the whole request body with each of its events.
+            body: body.clone(),
+            headers: kept.clone(),
+            body_sha256,
+            received_at_ms,
+            handlers: Vec::new(),
+        })
+        .collect();
+
+    let outcomes = match tokio::time::timeout(app.settings.store_timeout, app.store.record(events)).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return Err(store_failure(&app, &source.name, e)),
+        Err(_) => return Err(store_failure(&app, &source.name, StoreError::Timeout)),
+    };
+
+    let mut answers = Vec::with_capacity(outcomes.len());
+    for (meta, outcome) in metas.iter().zip(&outcomes) {
+        let (status, mismatch) = match outcome {
+            RecordOutcome::Accepted { .. } => ("accepted", false),
+            RecordOutcome::Duplicate { body_mismatch, .. } => ("duplicate", *body_mismatch),
+        };
+        tracing::info!(source = %source.name, event_id = %meta.id, outcome = status, body_mismatch = mismatch, "ingested");
+        answers.push(EventAnswer {
+            status,
+            id: outcome.id(),
+            event_id: &meta.id,
+            body_mismatch: mismatch,
+        });
+    }
+    if source.provider.on_body_mismatch() == MismatchPolicy::Reject
+        && answers.iter().any(|a| a.body_mismatch)
+    {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+
+    let accepted = outcomes.iter().filter(|o| o.is_accepted()).count();
+    let answer = IngestAnswer {
+        status: if accepted > 0 { "accepted" } else { "duplicate" },
+        source: &source.name,
+        id: answers[0].id,
+        event_id: answers[0].event_id,
+        accepted,
+        duplicates: outcomes.len() - accepted,
+        events: answers,
+    };
+    Ok((StatusCode::OK, Json(answer)).into_response())
+}
+
+fn store_failure(app: &AppState, source: &str, e: StoreError) -> ApiError {
+    tracing::warn!(source, error = %e, "store failure; answering 503");
+    let retry_after = app.settings.retry_after;
+    match e {
+        StoreError::Overloaded => ApiError::Overloaded { retry_after },
+        _ => ApiError::Unavailable { retry_after },
+    }
+}
+
+/// Read the body under the byte limit and the request deadline. A declared `Content-Length`
+/// over the limit is refused before reading anything; a chunked body is cut off as soon as
+/// it passes the limit.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    settings: &super::EdgeSettings,
+) -> Result<Bytes, ApiError> {
+    let limit = settings.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match tokio::time::timeout(settings.request_timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(ApiError::RequestTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Ok(Err(_)) => Err(ApiError::BadRequest("the request body could not be read".into())),
+    }
+}
+
+/// The URL the provider called: the source's configured public URL, else the server's public
+/// base URL plus the request path, else `http://{Host}{path}`.
+fn public_url(
+    source_url: Option<&str>,
+    base: Option<&str>,
+    headers: &HeaderMap,
+    path_and_query: &str,
+) -> String {
+    if let Some(url) = source_url {
+        return url.to_string();
+    }
+    if let Some(base) = base {
+        return format!("{}{}", base.trim_end_matches('/'), path_and_query);
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}{path_and_query}")
+}
+
+fn kept_headers(headers: &HeaderMap, provider_kept: &[&str]) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for name in ALWAYS_KEPT_HEADERS.iter().chain(provider_kept) {
+        if let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok()) {
+            map.insert((*name).to_string(), serde_json::Value::String(v.to_string()));
+        }
+    }
+    serde_json::Value::Object(map)
+}

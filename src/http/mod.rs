@@ -1,0 +1,66 @@
+//! The HTTP edge: routes, shared state, middleware, and the server lifecycle.
+//!
+//! Routes: `POST /webhooks/{source}` (ingest, see [`ingest`]), `GET /healthz`, `GET /readyz`.
+//! Everything a client can get wrong is answered with problem+json ([`crate::error::ApiError`]),
+//! including unknown routes (404) and wrong methods (405). Every response carries an
+//! `x-request-id` (taken from the request when present), which is also on the request's span.
+
+pub mod health;
+pub mod ingest;
+
+use crate::error::ApiError;
+use crate::sources::Sources;
+use crate::store::Store;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Limits and settings the request path needs.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub store_timeout: Duration,
+    pub retry_after: Duration,
+    pub public_url: Option<String>,
+}
+
+/// State shared by every request.
+pub struct AppState {
+    pub sources: Sources,
+    pub store: Arc<dyn Store>,
+    pub settings: EdgeSettings,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    Router::new()
+        .route(
+            "/webhooks/{source}",
+            post(ingest::ingest).fallback(|| async {
+                ApiError::MethodNotAllowed { allow: "POST" }
+            }),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

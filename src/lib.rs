@@ -1,0 +1,21 @@
+//! hookgate: a webhook ingestion gateway.
+//!
+//! Request flow (DESIGN §2): [`http`] receives `POST /webhooks/{source}`, the source's
+//! provider (crate `hookgate_providers`) verifies and extracts event ids, and the [`store`]
+//! records each event exactly once per (source, event id), answering accepted or duplicate.
+//!
+//! Module map: [`config`] (TOML + env, validation), [`sources`] (runtime registry),
+//! [`error`] (problem+json), [`http`] (routes), [`store`] (inbox/outbox, SQLite and
+//! Postgres), [`retention`] (purging past the dedupe window), [`server`] (lifecycle),
+//! [`cli`] and [`send`] (the command line), [`telemetry`] (logging).
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod retention;
+pub mod send;
+pub mod server;
+pub mod sources;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,50 @@
+//! Retention: inbox rows older than the dedupe window are purged in small batches.
+//!
+//! Small batches keep each delete transaction short so ingest never waits long behind it.
+//! Rows with a pending delivery are kept until the delivery settles (the store's query
+//! enforces it), so purging never loses an acknowledged event before it is delivered.
+
+use crate::store::{now_ms, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Rows deleted per transaction.
+pub const PURGE_BATCH: i64 = 500;
+
+pub fn spawn(
+    store: Arc<dyn Store>,
+    window: Duration,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            let cutoff = now_ms() - window.as_millis() as i64;
+            let mut total = 0;
+            loop {
+                match store.purge_expired(cutoff, PURGE_BATCH).await {
+                    Ok(n) => {
+                        total += n;
+                        if (n as i64) < PURGE_BATCH {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention purge failed; will retry");
+                        break;
+                    }
+                }
+            }
+            if total > 0 {
+                tracing::info!(rows = total, "purged inbox rows past the dedupe window");
+            }
+        }
+    });
+}

@@ -1,0 +1,128 @@
+//! Server lifecycle: build the state from validated config, bind, serve, shut down gracefully.
+//!
+//! [`Server::start`] is what `hookgate serve` and the integration tests both use, so tests run
+//! the same wiring as production (on `127.0.0.1:0`).
+
+use crate::config::{Config, Resolved};
+use crate::http::{router, AppState, EdgeSettings};
+use crate::store::{self, Store};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct Server {
+    addr: SocketAddr,
+    store: Arc<dyn Store>,
+    shutdown: watch::Sender<bool>,
+    serve: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Validate `config`, open (and migrate) the store, bind the listener and start serving.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let Resolved {
+            sources,
+            admin_token: _,
+            warnings,
+        } = config.resolve()?;
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        let store = store::open(&config.store)
+            .await
+            .with_context(|| format!("cannot open the store at {}", redact_url(&config.store.url)))?;
+        let state = Arc::new(AppState {
+            sources,
+            store: store.clone(),
+            settings: EdgeSettings {
+                max_body_bytes: config.server.max_body_bytes,
+                request_timeout: config.server.request_timeout,
+                store_timeout: config.store.timeout,
+                retry_after: config.store.retry_after,
+                public_url: config.server.public_url.clone(),
+            },
+        });
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let (shutdown, mut shutdown_rx) = watch::channel(false);
+
+        crate::retention::spawn(
+            store.clone(),
+            config.store.dedupe_window,
+            config.store.purge_interval,
+            shutdown.subscribe(),
+        );
+
+        let app = router(state);
+        let serve = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown_rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        tracing::info!(%addr, store = store.engine(), "hookgate listening");
+        Ok(Server {
+            addr,
+            store,
+            shutdown,
+            serve,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Stop accepting connections and wait for in-flight requests to finish.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.serve.await??;
+        Ok(())
+    }
+
+    /// Serve until `signal` resolves, then shut down gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+/// A store URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

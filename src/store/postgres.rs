@@ -1,0 +1,253 @@
+//! Postgres engine: production, any number of replicas sharing one database.
+//!
+//! The unique constraint on `(source, event_id)` is the only arbiter of first-seen across
+//! replicas. Each batch is one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING
+//! RETURNING id`; rows are written in `(source, event_id)` order so that two writers (in one
+//! replica or several) always take index locks in the same order and cannot deadlock.
+//! Migrations take sqlx's advisory lock, so replicas starting together migrate once.
+
+use super::group_commit::{BatchWriter, GroupCommit};
+use super::{
+    duplicate_of, NewEvent, RecordOutcome, Store, StoreError, StoredDelivery, StoredEvent,
+};
+use crate::config::StoreConfig;
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Concurrent group-commit writers (DESIGN §5: one or two).
+const WRITERS: usize = 2;
+
+pub struct PostgresStore {
+    pool: PgPool,
+    group: GroupCommit,
+}
+
+struct PgWriter {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(&cfg.url)
+            .map_err(|e| StoreError::Config(format!("store.url: {e}")))?
+            .options([(
+                "statement_timeout",
+                cfg.statement_timeout.as_millis().to_string(),
+            )]);
+        let pool = PgPoolOptions::new()
+            .max_connections(cfg.pool_size.max(WRITERS as u32 + 1))
+            .acquire_timeout(cfg.connect_timeout)
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let group = GroupCommit::spawn(
+            Arc::new(PgWriter { pool: pool.clone() }),
+            WRITERS,
+            cfg.max_batch,
+            cfg.queue_depth,
+            cfg.timeout,
+        );
+        Ok(PostgresStore { pool, group })
+    }
+}
+
+#[async_trait]
+impl BatchWriter for PgWriter {
+    async fn write_batch(&self, events: &[NewEvent]) -> Result<Vec<RecordOutcome>, StoreError> {
+        // Lock order: by key, then arrival (a stable sort keeps "first wins" within a key).
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by(|&a, &b| {
+            (&events[a].source, &events[a].event_id).cmp(&(&events[b].source, &events[b].event_id))
+        });
+
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<Uuid> = order.iter().map(|&i| events[i].id).collect();
+        let sources: Vec<String> = order.iter().map(|&i| events[i].source.clone()).collect();
+        let event_ids: Vec<String> = order.iter().map(|&i| events[i].event_id.clone()).collect();
+        let types: Vec<Option<String>> = order.iter().map(|&i| events[i].event_type.clone()).collect();
+        let bodies: Vec<Vec<u8>> = order.iter().map(|&i| events[i].body.to_vec()).collect();
+        let headers: Vec<String> = order.iter().map(|&i| events[i].headers.to_string()).collect();
+        let hashes: Vec<Vec<u8>> = order.iter().map(|&i| events[i].body_sha256.to_vec()).collect();
+        let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
+        let inserted: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+             SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bytea[], $8::bigint[]) \
+               AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+             ON CONFLICT (source, event_id) DO NOTHING RETURNING id",
+        )
+        .bind(&ids)
+        .bind(&sources)
+        .bind(&event_ids)
+        .bind(&types)
+        .bind(&bodies)
+        .bind(&headers)
+        .bind(&hashes)
+        .bind(&received)
+        .fetch_all(&mut *tx)
+        .await?;
+        let inserted: HashSet<Uuid> = inserted.into_iter().collect();
+
+        let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; events.len()];
+        let (mut d_event, mut d_handler, mut d_at) = (Vec::new(), Vec::new(), Vec::new());
+        for &i in &order {
+            let ev = &events[i];
+            if inserted.contains(&ev.id) {
+                outcomes[i] = Some(RecordOutcome::Accepted { id: ev.id });
+                for h in &ev.handlers {
+                    d_event.push(ev.id);
+                    d_handler.push(h.clone());
+                    d_at.push(ev.received_at_ms);
+                }
+                continue;
+            }
+            let row = sqlx::query(
+                "UPDATE inbox SET duplicate_count = duplicate_count + 1, \
+                 mismatch_count = mismatch_count + (body_sha256 <> $1)::int, last_duplicate_at = $2 \
+                 WHERE source = $3 AND event_id = $4 RETURNING id, received_at, body_sha256",
+            )
+            .bind(&ev.body_sha256[..])
+            .bind(ev.received_at_ms)
+            .bind(&ev.source)
+            .bind(&ev.event_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            outcomes[i] = Some(duplicate_of(
+                ev,
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
+            ));
+        }
+
+        if !d_event.is_empty() {
+            let d_ids: Vec<Uuid> = d_event.iter().map(|_| Uuid::now_v7()).collect();
+            sqlx::query(
+                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) \
+                 SELECT id, event, handler, 'pending', 0, at, at, at \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[]) AS t(id, event, handler, at)",
+            )
+            .bind(&d_ids)
+            .bind(&d_event)
+            .bind(&d_handler)
+            .bind(&d_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        tx.commit().await?;
+        outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| StoreError::Unavailable("batch outcome missing".into())))
+            .collect()
+    }
+}
+
+fn event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
+    let headers: String = row.try_get("headers")?;
+    Ok(StoredEvent {
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        event_id: row.try_get("event_id")?,
+        event_type: row.try_get("event_type")?,
+        body: row.try_get("body")?,
+        headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
+        body_sha256: row.try_get("body_sha256")?,
+        received_at_ms: row.try_get("received_at")?,
+        duplicate_count: row.try_get("duplicate_count")?,
+        mismatch_count: row.try_get("mismatch_count")?,
+        last_duplicate_at_ms: row.try_get("last_duplicate_at")?,
+    })
+}
+
+const EVENT_COLUMNS: &str = "id, source, event_id, event_type, body, headers::text AS headers, \
+     body_sha256, received_at, duplicate_count, mismatch_count, last_duplicate_at";
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn record(&self, events: Vec<NewEvent>) -> Result<Vec<RecordOutcome>, StoreError> {
+        self.group.record(events).await
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        if applied < MIGRATOR.iter().count() as i64 {
+            return Err(StoreError::Unavailable("migrations are not applied".into()));
+        }
+        Ok(())
+    }
+
+    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn find_event(
+        &self,
+        source: &str,
+        event_id: &str,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM inbox WHERE source = $1 AND event_id = $2"
+        ))
+        .bind(source)
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn deliveries_of(&self, event: Uuid) -> Result<Vec<StoredDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, event, handler, state, attempts FROM deliveries WHERE event = $1 ORDER BY handler",
+        )
+        .bind(event)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredDelivery {
+                    id: r.try_get(0)?,
+                    event: r.try_get(1)?,
+                    handler: r.try_get(2)?,
+                    state: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_events(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn purge_expired(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM inbox WHERE id IN (SELECT i.id FROM inbox i WHERE i.received_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = i.id AND d.state = 'pending') \
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(cutoff_ms)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,103 @@
+//! Two real `hookgate` processes on one Postgres database under a concurrent duplicate storm:
+//! exactly one first-seen per event id across both replicas.
+
+mod common;
+
+use common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Kills the child process when the test ends, however it ends.
+struct Replica(Child, String);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+async fn start_replica(config: &std::path::Path) -> Replica {
+    let addr = free_addr();
+    let child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("HOOKGATE_SERVER__LISTEN", &addr)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start hookgate");
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "replica at {addr} never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Replica(child, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
+    let Some(pg) = PgSchema::create().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("hookgate.toml");
+    std::fs::write(&cfg_path, base_config(dir.path(), &pg.url, "", "")).unwrap();
+
+    // Both start at once: migrations must be safe when replicas race.
+    let (a, b) = tokio::join!(start_replica(&cfg_path), start_replica(&cfg_path));
+    let replicas = [a.1.clone(), b.1.clone()];
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(200));
+    let mut tasks = Vec::new();
+    for sender in 0..200 {
+        let event = sender % 20;
+        let base = replicas[sender % 2].clone();
+        let (client, barrier) = (client.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = format!(r#"{{"id":"evt_storm_{event}","type":"invoice.paid"}}"#);
+            let h = sign("stripe", STRIPE_SECRET, body.as_bytes(), "", SystemTime::now());
+            barrier.wait().await;
+            let mut req = client.post(format!("{base}/webhooks/stripe")).body(body);
+            for (k, v) in &h {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let v: serde_json::Value = resp.json().await.unwrap();
+            (event, v["status"].as_str().unwrap().to_string(), v["id"].as_str().unwrap().to_string())
+        }));
+    }
+    let mut accepted = 0;
+    let mut duplicates = 0;
+    let mut ids_per_event: std::collections::HashMap<usize, std::collections::HashSet<String>> = Default::default();
+    for t in tasks {
+        let (event, status, id) = t.await.unwrap();
+        match status.as_str() {
+            "accepted" => accepted += 1,
+            "duplicate" => duplicates += 1,
+            other => panic!("unexpected {other}"),
+        }
+        ids_per_event.entry(event).or_default().insert(id);
+    }
+    assert_eq!((accepted, duplicates), (20, 180));
+    assert!(ids_per_event.values().all(|ids| ids.len() == 1), "every answer names the one record");
+
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(rows, 20);
+    let dups: i64 = sqlx::query_scalar("SELECT SUM(duplicate_count)::bigint FROM inbox").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(dups, 180);
+}
