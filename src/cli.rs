@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "hookgate", version, about = "Webhook ingestion gateway: verify, deduplicate, record durably, fan out.")]
+#[command(
+    name = "hookgate",
+    version,
+    about = "Webhook ingestion gateway: verify, deduplicate, record durably, fan out."
+)]
 pub struct Cli {
     /// Config file (TOML). Defaults to $HOOKGATE_CONFIG; HOOKGATE_SECTION__KEY variables override it.
     #[arg(long, short, global = true)]

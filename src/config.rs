@@ -204,7 +204,10 @@ impl SecretRef {
             }
             Ok(Secret::new(trimmed.to_vec()))
         } else {
-            Err("secrets must be references (\"env:NAME\" or \"file:/path\"), not literal values".into())
+            Err(
+                "secrets must be references (\"env:NAME\" or \"file:/path\"), not literal values"
+                    .into(),
+            )
         }
     }
 }
@@ -286,14 +289,20 @@ impl Config {
                 humantime::format_duration(self.store.dedupe_window)
             ));
         }
-        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres:") || self.store.url.starts_with("postgresql:")) {
+        if !(self.store.url.starts_with("sqlite:")
+            || self.store.url.starts_with("postgres:")
+            || self.store.url.starts_with("postgresql:"))
+        {
             problems.push("store.url must start with sqlite:// or postgres://".to_string());
         }
         if self.server.max_body_bytes == 0 {
             problems.push("server.max_body_bytes must be greater than 0".into());
         }
         if self.store.max_batch == 0 || self.store.queue_depth == 0 || self.store.pool_size == 0 {
-            problems.push("store.max_batch, store.queue_depth and store.pool_size must be greater than 0".into());
+            problems.push(
+                "store.max_batch, store.queue_depth and store.pool_size must be greater than 0"
+                    .into(),
+            );
         }
         if self.sources.is_empty() {
             warnings.push("no sources are configured: every webhook will get 404".into());
@@ -324,7 +333,10 @@ impl Config {
             let mut secrets = Vec::new();
             for (i, r) in sc.secrets.iter().enumerate() {
                 match r.resolve() {
-                    Ok(s) => secrets.push(s),
+                    Ok(s) => match provider.check_secret(&s) {
+                        Ok(()) => secrets.push(s),
+                        Err(e) => problems.push(format!("sources.{name}.secrets[{i}]: {e}")),
+                    },
                     Err(e) => problems.push(format!("sources.{name}.secrets[{i}]: {e}")),
                 }
             }
@@ -419,7 +431,10 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("at least 24h"), "{text}");
         assert!(text.contains("unknown provider `nope`"), "{text}");
-        assert!(text.contains("HOOKGATE_TEST_SURELY_UNSET_VAR is not set"), "{text}");
+        assert!(
+            text.contains("HOOKGATE_TEST_SURELY_UNSET_VAR is not set"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,7 +17,10 @@ pub enum ApiError {
     #[error("no source named `{0}` is configured")]
     UnknownSource(String),
     #[error("the request could not be verified: {detail}")]
-    InvalidSignature { reason: &'static str, detail: String },
+    InvalidSignature {
+        reason: &'static str,
+        detail: String,
+    },
     #[error("the body exceeds the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]

@@ -89,7 +89,9 @@ pub async fn run(config: &Config, args: SendArgs) -> anyhow::Result<i32> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let mut req = client.post(&url).body(body);
-    let has_content_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    let has_content_type = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     if !has_content_type {
         req = req.header("content-type", "application/json");
     }

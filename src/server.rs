@@ -30,9 +30,9 @@ impl Server {
         for w in &warnings {
             tracing::warn!("{w}");
         }
-        let store = store::open(&config.store)
-            .await
-            .with_context(|| format!("cannot open the store at {}", redact_url(&config.store.url)))?;
+        let store = store::open(&config.store).await.with_context(|| {
+            format!("cannot open the store at {}", redact_url(&config.store.url))
+        })?;
         let state = Arc::new(AppState {
             sources,
             store: store.clone(),
@@ -90,7 +90,10 @@ impl Server {
     }
 
     /// Serve until `signal` resolves, then shut down gracefully.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         signal.await;
         tracing::info!("shutting down");
         self.shutdown().await

@@ -23,12 +23,24 @@ async fn first_arrival_is_accepted_and_repeats_are_duplicates_of_it() {
     // A provider retry: same event, fresh signature and timestamp.
     let again = json_with_status(app.post_stripe(&body).await, 200).await;
     assert_eq!(again["status"], "duplicate");
-    assert_eq!(again["id"], first["id"], "a duplicate answers with the original record's id");
+    assert_eq!(
+        again["id"], first["id"],
+        "a duplicate answers with the original record's id"
+    );
     assert_eq!(again["duplicates"], 1);
 
-    let stored = app.server.store().find_event("stripe", "evt_1").await.unwrap().unwrap();
+    let stored = app
+        .server
+        .store()
+        .find_event("stripe", "evt_1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.body, body.as_bytes());
-    assert_eq!(stored.event_type.as_deref(), Some("payment_intent.succeeded"));
+    assert_eq!(
+        stored.event_type.as_deref(),
+        Some("payment_intent.succeeded")
+    );
     assert_eq!(stored.duplicate_count, 1);
     assert_eq!(stored.mismatch_count, 0);
     assert_eq!(app.server.store().count_events().await.unwrap(), 1);
@@ -39,12 +51,23 @@ async fn a_repeat_with_a_different_body_is_a_flagged_duplicate_and_the_original_
     let app = spawn_app().await;
     let original = stripe_event("evt_m");
     json_with_status(app.post_stripe(&original).await, 200).await;
-    let changed = r#"{"id":"evt_m","object":"event","type":"payment_intent.succeeded","pending_webhooks":2}"#;
+    let changed =
+        r#"{"id":"evt_m","object":"event","type":"payment_intent.succeeded","pending_webhooks":2}"#;
     let answer = json_with_status(app.post_stripe(changed).await, 200).await;
     assert_eq!(answer["status"], "duplicate");
     assert_eq!(answer["events"][0]["body_mismatch"], true);
-    let stored = app.server.store().find_event("stripe", "evt_m").await.unwrap().unwrap();
-    assert_eq!(stored.body, original.as_bytes(), "the original body is kept");
+    let stored = app
+        .server
+        .store()
+        .find_event("stripe", "evt_m")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.body,
+        original.as_bytes(),
+        "the original body is kept"
+    );
     assert_eq!(stored.mismatch_count, 1);
 }
 
@@ -52,7 +75,13 @@ async fn a_repeat_with_a_different_body_is_a_flagged_duplicate_and_the_original_
 async fn the_second_configured_secret_verifies_during_rotation() {
     let app = spawn_app().await;
     let body = stripe_event("evt_rot");
-    let h = sign("stripe", "whsec_old_secret", body.as_bytes(), "", SystemTime::now());
+    let h = sign(
+        "stripe",
+        "whsec_old_secret",
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
     let answer = json_with_status(app.post("stripe", body, &h).await, 200).await;
     assert_eq!(answer["status"], "accepted");
 }
@@ -67,7 +96,12 @@ async fn unknown_source_is_404() {
 #[tokio::test]
 async fn wrong_method_is_405_with_allow() {
     let app = spawn_app().await;
-    let resp = app.client.get(app.url("/webhooks/stripe")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/webhooks/stripe"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["allow"], "POST");
     let p = json_with_status(resp, 405).await;
     assert_eq!(p["code"], "method_not_allowed");
@@ -106,11 +140,13 @@ async fn endless_chunked_body_is_cut_off_at_the_limit() {
 #[tokio::test]
 async fn a_client_that_stalls_mid_body_gets_408() {
     let app = spawn_app().await;
-    let chunks = futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"id\":")) })
-        .chain(futures::stream::once(async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            Ok(bytes::Bytes::from_static(b"1}"))
-        }));
+    let chunks = futures::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"id\":"))
+    })
+    .chain(futures::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(bytes::Bytes::from_static(b"1}"))
+    }));
     let resp = tokio::time::timeout(
         Duration::from_secs(10),
         app.post("stripe", reqwest::Body::wrap_stream(chunks), &[]),
@@ -135,23 +171,42 @@ async fn missing_and_malformed_signatures_are_401_and_store_nothing() {
     assert_eq!(p["code"], "invalid_signature");
 
     // Signed correctly, then one body byte flipped.
-    let h = sign("stripe", STRIPE_SECRET, body.as_bytes(), "", SystemTime::now());
+    let h = sign(
+        "stripe",
+        STRIPE_SECRET,
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
     let tampered = body.replace("evt_bad", "evt_bae");
     let p = json_with_status(app.post("stripe", tampered, &h).await, 401).await;
     assert_eq!(p["reason"], "invalid_signature");
 
     // Signed with a secret the source does not have.
-    let h = sign("stripe", "whsec_wrong", body.as_bytes(), "", SystemTime::now());
+    let h = sign(
+        "stripe",
+        "whsec_wrong",
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
     json_with_status(app.post("stripe", body.clone(), &h).await, 401).await;
 
-    assert_eq!(app.server.store().count_events().await.unwrap(), 0, "unverified requests store nothing");
+    assert_eq!(
+        app.server.store().count_events().await.unwrap(),
+        0,
+        "unverified requests store nothing"
+    );
 }
 
 #[tokio::test]
 async fn stale_and_future_timestamps_are_401() {
     let app = spawn_app().await;
     let body = stripe_event("evt_old");
-    for t in [SystemTime::now() - Duration::from_secs(600), SystemTime::now() + Duration::from_secs(600)] {
+    for t in [
+        SystemTime::now() - Duration::from_secs(600),
+        SystemTime::now() + Duration::from_secs(600),
+    ] {
         let h = sign("stripe", STRIPE_SECRET, body.as_bytes(), "", t);
         let p = json_with_status(app.post("stripe", body.clone(), &h).await, 401).await;
         assert_eq!(p["reason"], "stale_timestamp");
@@ -165,7 +220,10 @@ async fn verified_body_without_event_id_is_400() {
     let p = json_with_status(app.post_stripe(r#"{"object":"event"}"#).await, 400).await;
     assert_eq!(p["code"], "missing_event_id");
     let p = json_with_status(app.post_stripe("not json at all").await, 400).await;
-    assert!(p["code"] == "missing_event_id" || p["code"] == "malformed_body", "{p}");
+    assert!(
+        p["code"] == "missing_event_id" || p["code"] == "malformed_body",
+        "{p}"
+    );
     assert_eq!(app.server.store().count_events().await.unwrap(), 0);
 }
 
@@ -173,29 +231,64 @@ async fn verified_body_without_event_id_is_400() {
 async fn non_utf8_body_is_verified_over_raw_bytes_and_stored_verbatim() {
     let app = spawn_app().await;
     let body: Vec<u8> = vec![0xff, 0xfe, 0x00, 0x80, b'{', b'}', 0xc3, 0x28];
-    let h = sign("github", GITHUB_SECRET, &body, "delivery-raw-1", SystemTime::now());
+    let h = sign(
+        "github",
+        GITHUB_SECRET,
+        &body,
+        "delivery-raw-1",
+        SystemTime::now(),
+    );
     let answer = json_with_status(app.post("github", body.clone(), &h).await, 200).await;
     assert_eq!(answer["status"], "accepted");
-    let stored = app.server.store().find_event("github", "delivery-raw-1").await.unwrap().unwrap();
+    let stored = app
+        .server
+        .store()
+        .find_event("github", "delivery-raw-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.body, body);
 }
 
 #[tokio::test]
 async fn internal_source_needs_an_idempotency_key_and_refuses_reuse_with_another_body() {
     let app = spawn_app().await;
-    let auth = ("authorization".to_string(), format!("Bearer {INTERNAL_KEY}"));
+    let auth = (
+        "authorization".to_string(),
+        format!("Bearer {INTERNAL_KEY}"),
+    );
     let key = ("idempotency-key".to_string(), "\"order-42\"".to_string());
 
-    let p = json_with_status(app.post("orders", r#"{"a":1}"#, &[auth.clone()]).await, 400).await;
+    let p = json_with_status(
+        app.post("orders", r#"{"a":1}"#, std::slice::from_ref(&auth))
+            .await,
+        400,
+    )
+    .await;
     assert_eq!(p["code"], "missing_event_id");
 
     let wrong = ("authorization".to_string(), "Bearer nope".to_string());
-    json_with_status(app.post("orders", r#"{"a":1}"#, &[wrong, key.clone()]).await, 401).await;
+    json_with_status(
+        app.post("orders", r#"{"a":1}"#, &[wrong, key.clone()])
+            .await,
+        401,
+    )
+    .await;
 
-    let ok = json_with_status(app.post("orders", r#"{"a":1}"#, &[auth.clone(), key.clone()]).await, 200).await;
+    let ok = json_with_status(
+        app.post("orders", r#"{"a":1}"#, &[auth.clone(), key.clone()])
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(ok["status"], "accepted");
     assert_eq!(ok["event_id"], "order-42");
-    let dup = json_with_status(app.post("orders", r#"{"a":1}"#, &[auth.clone(), key.clone()]).await, 200).await;
+    let dup = json_with_status(
+        app.post("orders", r#"{"a":1}"#, &[auth.clone(), key.clone()])
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(dup["status"], "duplicate");
     let p = json_with_status(app.post("orders", r#"{"a":2}"#, &[auth, key]).await, 422).await;
     assert_eq!(p["code"], "idempotency_key_reused");
@@ -204,16 +297,30 @@ async fn internal_source_needs_an_idempotency_key_and_refuses_reuse_with_another
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let h = json_with_status(app.client.get(app.url("/healthz")).send().await.unwrap(), 200).await;
+    let h = json_with_status(
+        app.client.get(app.url("/healthz")).send().await.unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(h["status"], "ok");
-    let r = json_with_status(app.client.get(app.url("/readyz")).send().await.unwrap(), 200).await;
+    let r = json_with_status(
+        app.client.get(app.url("/readyz")).send().await.unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(r["status"], "ready");
 }
 
 #[tokio::test]
 async fn responses_carry_a_request_id() {
     let app = spawn_app().await;
-    let resp = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["x-request-id"], "abc-123");
     let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert!(!resp.headers()["x-request-id"].is_empty());
@@ -228,8 +335,13 @@ async fn a_locked_store_answers_503_with_retry_after_and_recovers() {
     .await;
     // Another process holds SQLite's write lock: the store is not writable.
     use sqlx::Connection;
-    let mut locker = sqlx::SqliteConnection::connect(&sqlite_url(app.dir.path())).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker).await.unwrap();
+    let mut locker = sqlx::SqliteConnection::connect(&sqlite_url(app.dir.path()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO inbox (id, source, event_id, body, body_sha256, received_at) VALUES ('x','s','e',x'',x'',0)")
         .execute(&mut locker)
         .await
@@ -239,13 +351,24 @@ async fn a_locked_store_answers_503_with_retry_after_and_recovers() {
     assert_eq!(resp.headers()["retry-after"], "7");
     let p = json_with_status(resp, 503).await;
     assert_eq!(p["code"], "unavailable");
-    assert!(!p["detail"].as_str().unwrap().contains("lock"), "no internals in 5xx bodies: {p}");
-    let r = json_with_status(app.client.get(app.url("/readyz")).send().await.unwrap(), 503).await;
+    assert!(
+        !p["detail"].as_str().unwrap().contains("lock"),
+        "no internals in 5xx bodies: {p}"
+    );
+    let r = json_with_status(
+        app.client.get(app.url("/readyz")).send().await.unwrap(),
+        503,
+    )
+    .await;
     assert_eq!(r["code"], "unavailable");
 
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     drop(locker);
-    json_with_status(app.client.get(app.url("/readyz")).send().await.unwrap(), 200).await;
+    json_with_status(
+        app.client.get(app.url("/readyz")).send().await.unwrap(),
+        200,
+    )
+    .await;
     // The provider's retry now lands, once.
     let ok = json_with_status(app.post_stripe(&stripe_event("evt_locked")).await, 200).await;
     assert_eq!(ok["status"], "accepted");
@@ -255,7 +378,13 @@ async fn a_locked_store_answers_503_with_retry_after_and_recovers() {
 async fn fifty_concurrent_identical_requests_yield_one_first_seen() {
     let app = spawn_app().await;
     let body = stripe_event("evt_race");
-    let h = sign("stripe", STRIPE_SECRET, body.as_bytes(), "", SystemTime::now());
+    let h = sign(
+        "stripe",
+        STRIPE_SECRET,
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let client = app.client.clone();

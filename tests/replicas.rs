@@ -41,7 +41,10 @@ async fn start_replica(config: &std::path::Path) -> Replica {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "replica at {addr} never became ready");
+        assert!(
+            Instant::now() < deadline,
+            "replica at {addr} never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Replica(child, base)
@@ -49,7 +52,9 @@ async fn start_replica(config: &std::path::Path) -> Replica {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
-    let Some(pg) = PgSchema::create().await else { return };
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let cfg_path = dir.path().join("hookgate.toml");
     std::fs::write(&cfg_path, base_config(dir.path(), &pg.url, "", "")).unwrap();
@@ -58,7 +63,10 @@ async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
     let (a, b) = tokio::join!(start_replica(&cfg_path), start_replica(&cfg_path));
     let replicas = [a.1.clone(), b.1.clone()];
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(200));
     let mut tasks = Vec::new();
     for sender in 0..200 {
@@ -67,7 +75,13 @@ async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
         let (client, barrier) = (client.clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             let body = format!(r#"{{"id":"evt_storm_{event}","type":"invoice.paid"}}"#);
-            let h = sign("stripe", STRIPE_SECRET, body.as_bytes(), "", SystemTime::now());
+            let h = sign(
+                "stripe",
+                STRIPE_SECRET,
+                body.as_bytes(),
+                "",
+                SystemTime::now(),
+            );
             barrier.wait().await;
             let mut req = client.post(format!("{base}/webhooks/stripe")).body(body);
             for (k, v) in &h {
@@ -76,12 +90,17 @@ async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
             let resp = req.send().await.unwrap();
             assert_eq!(resp.status(), 200);
             let v: serde_json::Value = resp.json().await.unwrap();
-            (event, v["status"].as_str().unwrap().to_string(), v["id"].as_str().unwrap().to_string())
+            (
+                event,
+                v["status"].as_str().unwrap().to_string(),
+                v["id"].as_str().unwrap().to_string(),
+            )
         }));
     }
     let mut accepted = 0;
     let mut duplicates = 0;
-    let mut ids_per_event: std::collections::HashMap<usize, std::collections::HashSet<String>> = Default::default();
+    let mut ids_per_event: std::collections::HashMap<usize, std::collections::HashSet<String>> =
+        Default::default();
     for t in tasks {
         let (event, status, id) = t.await.unwrap();
         match status.as_str() {
@@ -92,12 +111,21 @@ async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
         ids_per_event.entry(event).or_default().insert(id);
     }
     assert_eq!((accepted, duplicates), (20, 180));
-    assert!(ids_per_event.values().all(|ids| ids.len() == 1), "every answer names the one record");
+    assert!(
+        ids_per_event.values().all(|ids| ids.len() == 1),
+        "every answer names the one record"
+    );
 
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox").fetch_one(&mut conn).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(rows, 20);
-    let dups: i64 = sqlx::query_scalar("SELECT SUM(duplicate_count)::bigint FROM inbox").fetch_one(&mut conn).await.unwrap();
+    let dups: i64 = sqlx::query_scalar("SELECT SUM(duplicate_count)::bigint FROM inbox")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(dups, 180);
 }

@@ -32,7 +32,10 @@ async fn record_one(s: &Arc<dyn Store>, ev: NewEvent) -> RecordOutcome {
 async fn first_arrival_is_stored_verbatim(s: Arc<dyn Store>) {
     let ev = event("stripe", "evt_1", "{\"id\":\"evt_1\"}", &[]);
     let id = ev.id;
-    assert_eq!(record_one(&s, ev.clone()).await, RecordOutcome::Accepted { id });
+    assert_eq!(
+        record_one(&s, ev.clone()).await,
+        RecordOutcome::Accepted { id }
+    );
     let stored = s.event(id).await.unwrap().expect("row exists");
     assert_eq!(stored.source, "stripe");
     assert_eq!(stored.event_id, "evt_1");
@@ -42,7 +45,10 @@ async fn first_arrival_is_stored_verbatim(s: Arc<dyn Store>) {
     assert_eq!(stored.headers["content-type"], "application/json");
     assert_eq!(stored.received_at_ms, ev.received_at_ms);
     assert_eq!(stored.duplicate_count, 0);
-    assert_eq!(s.find_event("stripe", "evt_1").await.unwrap().unwrap().id, id);
+    assert_eq!(
+        s.find_event("stripe", "evt_1").await.unwrap().unwrap().id,
+        id
+    );
     assert!(s.find_event("stripe", "evt_2").await.unwrap().is_none());
     assert!(s.find_event("other", "evt_1").await.unwrap().is_none());
 }
@@ -54,22 +60,36 @@ async fn repeats_are_duplicates_of_the_original(s: Arc<dyn Store>) {
     let again = record_one(&s, event("stripe", "evt_d", "a", &["billing"])).await;
     assert_eq!(
         again,
-        RecordOutcome::Duplicate { id: first_id, first_seen_at_ms: first.received_at_ms, body_mismatch: false }
+        RecordOutcome::Duplicate {
+            id: first_id,
+            first_seen_at_ms: first.received_at_ms,
+            body_mismatch: false
+        }
     );
     let changed = record_one(&s, event("stripe", "evt_d", "b", &["billing"])).await;
-    assert!(matches!(changed, RecordOutcome::Duplicate { id, body_mismatch: true, .. } if id == first_id));
+    assert!(
+        matches!(changed, RecordOutcome::Duplicate { id, body_mismatch: true, .. } if id == first_id)
+    );
     let stored = s.event(first_id).await.unwrap().unwrap();
     assert_eq!(stored.body, b"a", "the original body is kept");
     assert_eq!(stored.duplicate_count, 2);
     assert_eq!(stored.mismatch_count, 1);
     assert!(stored.last_duplicate_at_ms.is_some());
-    assert_eq!(s.deliveries_of(first_id).await.unwrap().len(), 1, "duplicates create no deliveries");
+    assert_eq!(
+        s.deliveries_of(first_id).await.unwrap().len(),
+        1,
+        "duplicates create no deliveries"
+    );
     assert_eq!(s.count_events().await.unwrap(), 1);
 }
 
 async fn the_same_id_under_another_source_is_a_different_event(s: Arc<dyn Store>) {
-    assert!(record_one(&s, event("shop-a", "1", "x", &[])).await.is_accepted());
-    assert!(record_one(&s, event("shop-b", "1", "x", &[])).await.is_accepted());
+    assert!(record_one(&s, event("shop-a", "1", "x", &[]))
+        .await
+        .is_accepted());
+    assert!(record_one(&s, event("shop-b", "1", "x", &[]))
+        .await
+        .is_accepted());
     assert_eq!(s.count_events().await.unwrap(), 2);
 }
 
@@ -86,11 +106,17 @@ async fn a_batch_is_recorded_in_order_and_first_wins_inside_it(s: Arc<dyn Store>
     assert_eq!(out.len(), 4);
     assert_eq!(out[0], RecordOutcome::Accepted { id: ids[0] });
     assert_eq!(out[1], RecordOutcome::Accepted { id: ids[1] });
-    assert!(matches!(out[2], RecordOutcome::Duplicate { id, body_mismatch: true, .. } if id == ids[0]));
+    assert!(
+        matches!(out[2], RecordOutcome::Duplicate { id, body_mismatch: true, .. } if id == ids[0])
+    );
     assert!(matches!(out[3], RecordOutcome::Duplicate { .. }));
     assert_eq!(s.count_events().await.unwrap(), 3);
     assert_eq!(s.deliveries_of(ids[0]).await.unwrap().len(), 1);
-    assert_eq!(s.deliveries_of(ids[2]).await.unwrap().len(), 0, "the in-batch repeat was not stored");
+    assert_eq!(
+        s.deliveries_of(ids[2]).await.unwrap().len(),
+        0,
+        "the in-batch repeat was not stored"
+    );
 }
 
 async fn first_seen_events_get_one_pending_delivery_per_handler(s: Arc<dyn Store>) {
@@ -100,7 +126,9 @@ async fn first_seen_events_get_one_pending_delivery_per_handler(s: Arc<dyn Store
     let ds = s.deliveries_of(id).await.unwrap();
     let handlers: Vec<&str> = ds.iter().map(|d| d.handler.as_str()).collect();
     assert_eq!(handlers, ["audit", "billing"]);
-    assert!(ds.iter().all(|d| d.state == "pending" && d.attempts == 0 && d.event == id));
+    assert!(ds
+        .iter()
+        .all(|d| d.state == "pending" && d.attempts == 0 && d.event == id));
 }
 
 async fn concurrent_repeats_yield_exactly_one_first_seen(s: Arc<dyn Store>) {
@@ -109,7 +137,10 @@ async fn concurrent_repeats_yield_exactly_one_first_seen(s: Arc<dyn Store>) {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             // Mix single calls and small batches so they land in shared transactions.
-            let evs = vec![event("race", "same", "x", &["h"]), event("race", &format!("u{i}"), "y", &[])];
+            let evs = vec![
+                event("race", "same", "x", &["h"]),
+                event("race", &format!("u{i}"), "y", &[]),
+            ];
             s.record(evs).await.unwrap()
         }));
     }
@@ -141,10 +172,15 @@ async fn purge_removes_expired_rows_but_keeps_pending_deliveries(s: Arc<dyn Stor
     let cutoff = store::now_ms() - 5_000;
     assert_eq!(s.purge_expired(cutoff, 100).await.unwrap(), 1);
     assert!(s.find_event("p", "old").await.unwrap().is_none());
-    assert!(s.find_event("p", "old-pending").await.unwrap().is_some(), "pending deliveries keep their event");
+    assert!(
+        s.find_event("p", "old-pending").await.unwrap().is_some(),
+        "pending deliveries keep their event"
+    );
     assert!(s.find_event("p", "fresh").await.unwrap().is_some());
     // Past the window the id is forgotten: it is first-seen again.
-    assert!(record_one(&s, event("p", "old", "x", &[])).await.is_accepted());
+    assert!(record_one(&s, event("p", "old", "x", &[]))
+        .await
+        .is_accepted());
 }
 
 async fn ready_when_migrated(s: Arc<dyn Store>) {
@@ -153,7 +189,10 @@ async fn ready_when_migrated(s: Arc<dyn Store>) {
 
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = StoreConfig { url: common::sqlite_url(dir.path()), ..StoreConfig::default() };
+    let cfg = StoreConfig {
+        url: common::sqlite_url(dir.path()),
+        ..StoreConfig::default()
+    };
     (store::open(&cfg).await.unwrap(), dir)
 }
 

@@ -14,6 +14,18 @@
 //!   because retries that change the body (attempt counters) would then not dedupe;
 //! - settings that belong to another `signature_format` (a typo would otherwise be silently
 //!   ignored).
+//!
+//! A Stripe-shaped source, written by hand:
+//!
+//! ```toml
+//! [sources.acme.generic]
+//! signature_header = "Acme-Signature"   # required
+//! signature_format = "kv_list"          # raw (default) | prefix | kv_list | space_list
+//! signature_encoding = "hex"            # required: hex | base64
+//! signed_content = "{ts}.{body}"        # default "{body}"
+//! id_json_path = "id"                   # or id_header = "…", or id_from_body_sha256 = true
+//! type_json_path = "type"               # optional; or type_header = "…"
+//! ```
 
 use std::time::{Duration, SystemTime};
 
@@ -40,7 +52,7 @@ const DEFAULT_TIMESTAMP_KEY: &str = "t";
 const DEFAULT_VERSION: &str = "v1";
 const BAD_KEY: &str = "the secret does not decode with the configured key_encoding";
 
-/// The `[sources.<name>.generic]` table. See the crate README / report for a TOML example.
+/// The `[sources.<name>.generic]` table (see the module docs for an example).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenericConfig {

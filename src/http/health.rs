@@ -16,7 +16,9 @@ pub async fn healthz() -> Json<Value> {
 
 pub async fn readyz(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     match tokio::time::timeout(app.settings.store_timeout, app.store.ready()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "store": app.store.engine() }))),
+        Ok(Ok(())) => Ok(Json(
+            json!({ "status": "ready", "store": app.store.engine() }),
+        )),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready: store check failed");
             Err(ApiError::Unavailable {

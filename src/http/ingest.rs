@@ -57,12 +57,23 @@ pub async fn ingest(
         return Err(ApiError::UnknownSource(source_name));
     };
     let (parts, body) = req.into_parts();
-    let body = read_body(body, &parts.headers, &app.settings).await.inspect_err(|e| {
-        tracing::info!(source = %source.name, reason = e.reason(), "rejected");
-    })?;
+    let body = read_body(body, &parts.headers, &app.settings)
+        .await
+        .inspect_err(|e| {
+            tracing::info!(source = %source.name, reason = e.reason(), "rejected");
+        })?;
 
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let url = public_url(source.public_url.as_deref(), app.settings.public_url.as_deref(), &parts.headers, path_and_query);
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let url = public_url(
+        source.public_url.as_deref(),
+        app.settings.public_url.as_deref(),
+        &parts.headers,
+        path_and_query,
+    );
     let preq = ProviderRequest {
         method: parts.method.as_str(),
         url: &url,
@@ -70,7 +81,10 @@ pub async fn ingest(
         body: &body,
     };
 
-    if let Err(e) = source.provider.verify(&preq, &source.secrets, SystemTime::now()) {
+    if let Err(e) = source
+        .provider
+        .verify(&preq, &source.secrets, SystemTime::now())
+    {
         tracing::info!(source = %source.name, reason = e.reason(), "rejected");
         return Err(e.into());
     }
@@ -85,7 +99,9 @@ pub async fn ingest(
         e
     })?;
     if metas.is_empty() {
-        return Err(ApiError::MissingEventId("the body carries no events".into()));
+        return Err(ApiError::MissingEventId(
+            "the body carries no events".into(),
+        ));
     }
 
     let received_at_ms = crate::store::now_ms();
@@ -107,11 +123,12 @@ pub async fn ingest(
         })
         .collect();
 
-    let outcomes = match tokio::time::timeout(app.settings.store_timeout, app.store.record(events)).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => return Err(store_failure(&app, &source.name, e)),
-        Err(_) => return Err(store_failure(&app, &source.name, StoreError::Timeout)),
-    };
+    let outcomes =
+        match tokio::time::timeout(app.settings.store_timeout, app.store.record(events)).await {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return Err(store_failure(&app, &source.name, e)),
+            Err(_) => return Err(store_failure(&app, &source.name, StoreError::Timeout)),
+        };
 
     let mut answers = Vec::with_capacity(outcomes.len());
     for (meta, outcome) in metas.iter().zip(&outcomes) {
@@ -135,7 +152,11 @@ pub async fn ingest(
 
     let accepted = outcomes.iter().filter(|o| o.is_accepted()).count();
     let answer = IngestAnswer {
-        status: if accepted > 0 { "accepted" } else { "duplicate" },
+        status: if accepted > 0 {
+            "accepted"
+        } else {
+            "duplicate"
+        },
         source: &source.name,
         id: answers[0].id,
         event_id: answers[0].event_id,
@@ -171,13 +192,20 @@ async fn read_body(
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    match tokio::time::timeout(settings.request_timeout, Limited::new(body, limit).collect()).await {
+    match tokio::time::timeout(
+        settings.request_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await
+    {
         Err(_) => Err(ApiError::RequestTimeout),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(ApiError::PayloadTooLarge { limit })
         }
-        Ok(Err(_)) => Err(ApiError::BadRequest("the request body could not be read".into())),
+        Ok(Err(_)) => Err(ApiError::BadRequest(
+            "the request body could not be read".into(),
+        )),
     }
 }
 
@@ -206,7 +234,10 @@ fn kept_headers(headers: &HeaderMap, provider_kept: &[&str]) -> serde_json::Valu
     let mut map = serde_json::Map::new();
     for name in ALWAYS_KEPT_HEADERS.iter().chain(provider_kept) {
         if let Some(v) = headers.get(*name).and_then(|v| v.to_str().ok()) {
-            map.insert((*name).to_string(), serde_json::Value::String(v.to_string()));
+            map.insert(
+                (*name).to_string(),
+                serde_json::Value::String(v.to_string()),
+            );
         }
     }
     serde_json::Value::Object(map)

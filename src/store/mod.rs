@@ -134,8 +134,11 @@ pub trait Store: Send + Sync + 'static {
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError>;
 
     /// One inbox row by (source, provider event id).
-    async fn find_event(&self, source: &str, event_id: &str)
-        -> Result<Option<StoredEvent>, StoreError>;
+    async fn find_event(
+        &self,
+        source: &str,
+        event_id: &str,
+    ) -> Result<Option<StoredEvent>, StoreError>;
 
     /// Deliveries of one event.
     async fn deliveries_of(&self, event: Uuid) -> Result<Vec<StoredDelivery>, StoreError>;

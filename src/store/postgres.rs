@@ -71,10 +71,19 @@ impl BatchWriter for PgWriter {
         let ids: Vec<Uuid> = order.iter().map(|&i| events[i].id).collect();
         let sources: Vec<String> = order.iter().map(|&i| events[i].source.clone()).collect();
         let event_ids: Vec<String> = order.iter().map(|&i| events[i].event_id.clone()).collect();
-        let types: Vec<Option<String>> = order.iter().map(|&i| events[i].event_type.clone()).collect();
+        let types: Vec<Option<String>> = order
+            .iter()
+            .map(|&i| events[i].event_type.clone())
+            .collect();
         let bodies: Vec<Vec<u8>> = order.iter().map(|&i| events[i].body.to_vec()).collect();
-        let headers: Vec<String> = order.iter().map(|&i| events[i].headers.to_string()).collect();
-        let hashes: Vec<Vec<u8>> = order.iter().map(|&i| events[i].body_sha256.to_vec()).collect();
+        let headers: Vec<String> = order
+            .iter()
+            .map(|&i| events[i].headers.to_string())
+            .collect();
+        let hashes: Vec<Vec<u8>> = order
+            .iter()
+            .map(|&i| events[i].body_sha256.to_vec())
+            .collect();
         let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
         let inserted: Vec<Uuid> = sqlx::query_scalar(
             "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \

@@ -53,9 +53,8 @@ impl SqliteStore {
         let opts = connect_options(cfg)?;
         let file = opts.get_filename().to_path_buf();
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -35,7 +35,12 @@ fn write_secret(dir: &std::path::Path, name: &str, value: &str) -> PathBuf {
 /// The base config every ingest test uses: stripe, github and internal sources, secrets in
 /// files. `extra` is appended (it may add sections or override with `[store]` keys via
 /// `store_extra`).
-pub fn base_config(dir: &std::path::Path, store_url: &str, store_extra: &str, extra: &str) -> String {
+pub fn base_config(
+    dir: &std::path::Path,
+    store_url: &str,
+    store_extra: &str,
+    extra: &str,
+) -> String {
     let stripe = write_secret(dir, "stripe", STRIPE_SECRET);
     let stripe_old = write_secret(dir, "stripe_old", "whsec_old_secret");
     let github = write_secret(dir, "github", GITHUB_SECRET);
@@ -81,7 +86,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with("", "").await
 }
 
-pub async fn spawn_app_on(dir: tempfile::TempDir, store_url: &str, store_extra: &str, extra: &str) -> TestApp {
+pub async fn spawn_app_on(
+    dir: tempfile::TempDir,
+    store_url: &str,
+    store_extra: &str,
+    extra: &str,
+) -> TestApp {
     let text = base_config(dir.path(), store_url, store_extra, extra);
     let config = Config::from_toml(&text).expect("test config parses");
     let server = Server::start(config).await.expect("server starts");
@@ -95,7 +105,13 @@ pub async fn spawn_app_on(dir: tempfile::TempDir, store_url: &str, store_extra: 
 }
 
 /// Headers that make `body` verify for `provider` under `secret`, at `now`.
-pub fn sign(provider: &str, secret: &str, body: &[u8], event_id: &str, now: SystemTime) -> Vec<(String, String)> {
+pub fn sign(
+    provider: &str,
+    secret: &str,
+    body: &[u8],
+    event_id: &str,
+    now: SystemTime,
+) -> Vec<(String, String)> {
     let p = hookgate_providers::build(provider, &ProviderOptions::default()).unwrap();
     p.sign(
         &SignRequest {
@@ -116,7 +132,12 @@ impl TestApp {
     }
 
     /// POST `body` to a source with the given headers.
-    pub async fn post(&self, source: &str, body: impl Into<reqwest::Body>, headers: &[(String, String)]) -> reqwest::Response {
+    pub async fn post(
+        &self,
+        source: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(String, String)],
+    ) -> reqwest::Response {
         let mut req = self
             .client
             .post(self.url(&format!("/webhooks/{source}")))
@@ -130,7 +151,13 @@ impl TestApp {
 
     /// A Stripe event signed now with the current secret.
     pub async fn post_stripe(&self, body: &str) -> reqwest::Response {
-        let h = sign("stripe", STRIPE_SECRET, body.as_bytes(), "", SystemTime::now());
+        let h = sign(
+            "stripe",
+            STRIPE_SECRET,
+            body.as_bytes(),
+            "",
+            SystemTime::now(),
+        );
         self.post("stripe", body.to_string(), &h).await
     }
 }
@@ -146,7 +173,10 @@ pub async fn json_with_status(resp: reqwest::Response, status: u16) -> serde_jso
     let text = resp.text().await.unwrap();
     assert_eq!(got, status, "unexpected status; body: {text}");
     if status >= 400 {
-        assert_eq!(ct, "application/problem+json", "errors are problem+json; body: {text}");
+        assert_eq!(
+            ct, "application/problem+json",
+            "errors are problem+json; body: {text}"
+        );
     }
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -169,22 +199,32 @@ impl PgSchema {
     /// `CI=true` an unreachable Postgres fails the test instead of skipping it.
     pub async fn create() -> Option<PgSchema> {
         use sqlx::Connection;
-        let admin_url = std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
+        let admin_url =
+            std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
         let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
             Ok(c) => c,
             Err(e) => {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
                     panic!("CI=true but Postgres at {admin_url} is unreachable: {e}");
                 }
-                eprintln!("SKIPPED: Postgres at {admin_url} is unreachable ({e}); set {POSTGRES_URL_ENV}");
+                eprintln!(
+                    "SKIPPED: Postgres at {admin_url} is unreachable ({e}); set {POSTGRES_URL_ENV}"
+                );
                 return None;
             }
         };
         let schema = format!("hg_test_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let sep = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
-        Some(PgSchema { admin_url, schema, url })
+        Some(PgSchema {
+            admin_url,
+            schema,
+            url,
+        })
     }
 }
 
@@ -193,11 +233,16 @@ impl Drop for PgSchema {
         let (url, schema) = (self.admin_url.clone(), self.schema.clone());
         // Drop may run inside a runtime; do the async cleanup on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 use sqlx::Connection;
                 if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut c).await;
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut c)
+                        .await;
                 }
             });
         })

@@ -29,14 +29,18 @@ impl Proxy {
         let m = mode.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { return };
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
                 if *m.borrow() == Mode::Cut {
                     drop(client);
                     continue;
                 }
                 let rx = m.subscribe();
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(upstream).await else { return };
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     pipe(client, server, rx).await;
                 });
             }
@@ -73,7 +77,11 @@ async fn copy(
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         // Wait while stalled; stop on cut.
-        let mode = rx.wait_for(|m| *m != Mode::Stall).await.map(|m| *m).unwrap_or(Mode::Cut);
+        let mode = rx
+            .wait_for(|m| *m != Mode::Stall)
+            .await
+            .map(|m| *m)
+            .unwrap_or(Mode::Cut);
         if mode == Mode::Cut {
             return;
         }
