@@ -1,9 +1,10 @@
-//! The command line: `hookgate serve | migrate | check-config | send`.
+//! The command line: `hookgate serve | migrate | check-config | send | replay | retry-dead`.
 //!
 //! Each subcommand loads and validates the config the same way, then calls into the library.
 
 use crate::config::{config_path, Config};
 use crate::server::{redact_url, shutdown_signal, Server};
+use crate::dispatch::routing::Routes;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +33,39 @@ pub enum Command {
     CheckConfig,
     /// Send a correctly signed test webhook for a configured source and print the answer.
     Send(crate::send::SendArgs),
+    /// Re-deliver one event (`--event`) or every event matching a filter.
+    Replay(ReplayArgs),
+    /// Make dead deliveries due again, with a fresh attempt budget.
+    RetryDead {
+        /// Only this handler's dead deliveries.
+        #[arg(long)]
+        handler: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The hookgate record id of one event (as returned at ingest).
+    #[arg(long, conflicts_with_all = ["source", "event_type", "since", "until", "all"])]
+    pub event: Option<uuid::Uuid>,
+    /// Only this handler (default: every handler the event routes to).
+    #[arg(long)]
+    pub handler: Option<String>,
+    /// Events of this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Events of this type (exact, or `prefix.*`).
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// Received within this long before now, e.g. `2h`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Received more than this long before now.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub until: Option<std::time::Duration>,
+    /// Replay every stored event (required when no other filter is given).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -68,5 +102,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Send(args) => crate::send::run(&config, args).await,
+        Command::Replay(args) => replay(&config, args).await,
+        Command::RetryDead { handler } => {
+            config.resolve()?;
+            let store = crate::store::open(&config.store).await?;
+            let routes = Routes::from_config(&config.handlers);
+            let n = crate::replay::retry_dead(&store, &routes, handler.as_deref()).await?;
+            println!("{n} dead deliveries queued for retry");
+            Ok(0)
+        }
     }
+}
+
+async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<i32> {
+    config.resolve()?;
+    let store = crate::store::open(&config.store).await?;
+    let routes = Routes::from_config(&config.handlers);
+    if let Some(id) = args.event {
+        let n = crate::replay::replay_event(&store, &routes, id, args.handler.as_deref()).await?;
+        println!("event {id}: {n} deliveries queued");
+        return Ok(0);
+    }
+    let filtered = args.source.is_some() || args.event_type.is_some() || args.since.is_some() || args.until.is_some();
+    if !filtered && !args.all {
+        anyhow::bail!("give --event ID, a filter (--source, --type, --since, --until), or --all");
+    }
+    let now = crate::store::now_ms();
+    let filter = crate::store::EventFilter {
+        source: args.source,
+        event_type: args.event_type,
+        event_id: None,
+        from_ms: args.since.map(|d| now - d.as_millis() as i64),
+        to_ms: args.until.map(|d| now - d.as_millis() as i64),
+    };
+    let (events, queued) = crate::replay::replay_matching(&store, &routes, &filter, args.handler.as_deref()).await?;
+    println!("{events} events matched, {queued} deliveries queued");
+    Ok(0)
 }

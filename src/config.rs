@@ -38,6 +38,10 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    #[serde(default)]
+    pub dispatch: DispatchConfig,
+    #[serde(default)]
+    pub handlers: BTreeMap<String, HandlerConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +170,101 @@ pub struct SourceConfig {
     pub generic: Option<GenericConfig>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatchConfig {
+    /// Fallback poll for due deliveries (new events wake the dispatcher at once; retries and
+    /// other replicas' events are found by this poll).
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long a claimed delivery is reserved; past it another dispatcher may redeliver.
+    /// Keep it above the longest handler timeout.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// Most deliveries claimed per handler per round.
+    pub claim_batch: usize,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig {
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(60),
+            claim_batch: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerKind {
+    Http,
+    RedisStream,
+}
+
+/// One internal destination of events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerConfig {
+    pub kind: HandlerKind,
+    /// `http`: the endpoint; `redis_stream`: the Redis URL.
+    pub url: String,
+    /// Sources whose events this handler receives.
+    pub sources: Vec<String>,
+    /// Event-type patterns (`payment_intent.*`, `*`, or exact names); empty means all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// `http`: Standard Webhooks signing secret (`whsec_…` base64), as a reference.
+    pub secret: Option<SecretRef>,
+    /// `redis_stream`: the stream key.
+    pub stream: Option<String>,
+    /// `redis_stream`: approximate `MAXLEN` trimming.
+    pub maxlen: Option<usize>,
+    /// Per-attempt timeout.
+    #[serde(default = "defaults::handler_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Deliveries in flight to this handler at once (per replica).
+    #[serde(default = "defaults::concurrency")]
+    pub concurrency: usize,
+    /// Attempts before a delivery is dead.
+    #[serde(default = "defaults::max_attempts")]
+    pub max_attempts: u32,
+    /// Age after which a failing delivery is dead.
+    #[serde(default = "defaults::max_age", with = "humantime_serde")]
+    pub max_age: Duration,
+    /// First retry delay (full jitter: uniform in [0, base·2^(n-1)], capped).
+    #[serde(default = "defaults::backoff_base", with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// Longest retry delay, also the bound on an honoured `Retry-After`.
+    #[serde(default = "defaults::backoff_cap", with = "humantime_serde")]
+    pub backoff_cap: Duration,
+    /// HTTP statuses that make a delivery dead at once. Default: every status that is not
+    /// 2xx, 408, 429 or 5xx. When set, only these are permanent; others are retried.
+    pub permanent_statuses: Option<Vec<u16>>,
+}
+
+mod defaults {
+    use std::time::Duration;
+    pub fn handler_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub fn concurrency() -> usize {
+        16
+    }
+    pub fn max_attempts() -> u32 {
+        12
+    }
+    pub fn max_age() -> Duration {
+        Duration::from_secs(3 * 24 * 3600)
+    }
+    pub fn backoff_base() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn backoff_cap() -> Duration {
+        Duration::from_secs(3600)
+    }
+}
+
 /// A reference to a secret: `env:NAME` or `file:/path`. `Debug` shows the reference, which is
 /// not secret; the resolved value is never printed.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -240,6 +339,8 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug)]
 pub struct Resolved {
     pub sources: Sources,
+    /// Handler name → its resolved signing secret (http handlers).
+    pub handler_secrets: BTreeMap<String, Secret>,
     pub admin_token: Option<Secret>,
     /// Non-fatal findings (e.g. a dedupe window shorter than a provider's retry horizon).
     pub warnings: Vec<String>,
@@ -356,6 +457,57 @@ impl Config {
             });
         }
 
+        let mut handler_secrets = BTreeMap::new();
+        for (name, h) in &self.handlers {
+            let at = format!("handlers.{name}");
+            if !valid_source_name(name) {
+                problems.push(format!("{at}: a handler name may contain only a-z, 0-9, '-' and '_'"));
+            }
+            if h.sources.is_empty() {
+                problems.push(format!("{at}: `sources` must name at least one source"));
+            }
+            for s in &h.sources {
+                if !self.sources.contains_key(s) {
+                    problems.push(format!("{at}: source `{s}` is not configured"));
+                }
+            }
+            if h.concurrency == 0 || h.max_attempts == 0 {
+                problems.push(format!("{at}: concurrency and max_attempts must be greater than 0"));
+            }
+            if h.timeout >= self.dispatch.lease {
+                problems.push(format!(
+                    "{at}: timeout ({}) must be shorter than dispatch.lease ({}), or deliveries would be repeated while in flight",
+                    humantime::format_duration(h.timeout),
+                    humantime::format_duration(self.dispatch.lease)
+                ));
+            }
+            match h.kind {
+                HandlerKind::Http => {
+                    if url::Url::parse(&h.url).map(|u| u.scheme() != "http" && u.scheme() != "https").unwrap_or(true) {
+                        problems.push(format!("{at}: url must be an http:// or https:// URL"));
+                    }
+                    match &h.secret {
+                        None => problems.push(format!("{at}: an http handler needs a signing `secret` (whsec_… base64)")),
+                        Some(r) => match r.resolve() {
+                            Ok(sec) if hookgate_providers::signature::decode_whsec(sec.expose()).is_some() => {
+                                handler_secrets.insert(name.clone(), sec);
+                            }
+                            Ok(_) => problems.push(format!("{at}.secret: must be a Standard Webhooks key (`whsec_` + base64)")),
+                            Err(e) => problems.push(format!("{at}.secret: {e}")),
+                        },
+                    }
+                }
+                HandlerKind::RedisStream => {
+                    if !(h.url.starts_with("redis://") || h.url.starts_with("rediss://")) {
+                        problems.push(format!("{at}: url must be a redis:// URL"));
+                    }
+                    if h.stream.as_deref().is_none_or(str::is_empty) {
+                        problems.push(format!("{at}: a redis_stream handler needs `stream`"));
+                    }
+                }
+            }
+        }
+
         let admin_token = match &self.admin.token {
             None => None,
             Some(r) => match r.resolve() {
@@ -370,6 +522,7 @@ impl Config {
         if problems.is_empty() {
             Ok(Resolved {
                 sources: Sources::new(sources),
+                handler_secrets,
                 admin_token,
                 warnings,
             })

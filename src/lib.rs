@@ -4,18 +4,25 @@
 //! provider (crate `hookgate_providers`) verifies and extracts event ids, and the [`store`]
 //! records each event exactly once per (source, event id), answering accepted or duplicate.
 //!
+//! First-seen events get one delivery per matching handler in the same transaction; the
+//! [`dispatch`]er delivers them at least once through [`sinks`].
+//!
 //! Module map: [`config`] (TOML + env, validation), [`sources`] (runtime registry),
-//! [`error`] (problem+json), [`http`] (routes), [`store`] (inbox/outbox, SQLite and
-//! Postgres), [`retention`] (purging past the dedupe window), [`server`] (lifecycle),
-//! [`cli`] and [`send`] (the command line), [`telemetry`] (logging).
+//! [`error`] (problem+json), [`http`] (routes, admin API), [`store`] (inbox/outbox, SQLite and
+//! Postgres), [`dispatch`] (leases, retries, routing), [`sinks`] (http, redis_stream),
+//! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`server`]
+//! (lifecycle), [`cli`] and [`send`] (the command line), [`telemetry`] (logging).
 
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod http;
 pub mod retention;
 pub mod send;
+pub mod replay;
 pub mod server;
+pub mod sinks;
 pub mod sources;
 pub mod store;
 pub mod telemetry;

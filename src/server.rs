@@ -9,7 +9,8 @@ use crate::store::{self, Store};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
+use crate::dispatch::{routing::Routes, Dispatcher};
 use tokio::task::JoinHandle;
 
 pub struct Server {
@@ -24,7 +25,8 @@ impl Server {
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let Resolved {
             sources,
-            admin_token: _,
+            handler_secrets,
+            admin_token,
             warnings,
         } = config.resolve()?;
         for w in &warnings {
@@ -33,8 +35,13 @@ impl Server {
         let store = store::open(&config.store).await.with_context(|| {
             format!("cannot open the store at {}", redact_url(&config.store.url))
         })?;
+        let dispatch_wake = Arc::new(Notify::new());
+        let dispatcher = Dispatcher::from_config(&config, &handler_secrets, store.clone(), dispatch_wake.clone())?;
         let state = Arc::new(AppState {
             sources,
+            routes: Routes::from_config(&config.handlers),
+            dispatch_wake,
+            admin_token,
             store: store.clone(),
             settings: EdgeSettings {
                 max_body_bytes: config.server.max_body_bytes,
@@ -57,13 +64,17 @@ impl Server {
             shutdown.subscribe(),
         );
 
+        let dispatch = tokio::spawn(dispatcher.run(shutdown.subscribe(), config.server.shutdown_grace));
+
         let app = router(state);
         let serve = tokio::spawn(async move {
-            axum::serve(listener, app)
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = shutdown_rx.wait_for(|stop| *stop).await;
                 })
-                .await
+                .await;
+            let _ = dispatch.await;
+            served
         });
         tracing::info!(%addr, store = store.engine(), "hookgate listening");
         Ok(Server {

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT  NOT NULL,
     lease_until     BIGINT,
+    lease_token     UUID,                 -- who holds the lease; completion must match
     last_status     INTEGER,
     last_error      TEXT,
     created_at      BIGINT  NOT NULL,
@@ -32,3 +33,16 @@ CREATE TABLE IF NOT EXISTS deliveries (
     UNIQUE (event, handler)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+
+-- Every delivery attempt, for operators and the admin API.
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    id          BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    delivery    UUID    NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,    -- 1-based within the current delivery cycle (replays restart it)
+    started_at  BIGINT  NOT NULL,
+    duration_ms BIGINT  NOT NULL,
+    status      INTEGER,             -- HTTP status, if any
+    error       TEXT,
+    outcome     TEXT    NOT NULL     -- delivered | retry | dead
+);
+CREATE INDEX IF NOT EXISTS delivery_attempts_delivery ON delivery_attempts (delivery, id);

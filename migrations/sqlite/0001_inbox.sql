@@ -25,6 +25,7 @@ CREATE TABLE deliveries (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     lease_until     INTEGER,
+    lease_token     TEXT,                 -- who holds the lease; completion must match
     last_status     INTEGER,
     last_error      TEXT,
     created_at      INTEGER NOT NULL,
@@ -32,3 +33,16 @@ CREATE TABLE deliveries (
     UNIQUE (event, handler)
 );
 CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+
+-- Every delivery attempt, for operators and the admin API.
+CREATE TABLE delivery_attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery    TEXT    NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,    -- 1-based within the current delivery cycle (replays restart it)
+    started_at  INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status      INTEGER,             -- HTTP status, if any
+    error       TEXT,
+    outcome     TEXT    NOT NULL     -- delivered | retry | dead
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery, id);

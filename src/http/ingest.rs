@@ -119,16 +119,21 @@ pub async fn ingest(
             headers: kept.clone(),
             body_sha256,
             received_at_ms,
-            handlers: Vec::new(),
+            handlers: app.routes.handlers_for(&source.name, m.event_type.as_deref()),
         })
         .collect();
 
+    let fans_out = events.iter().any(|e| !e.handlers.is_empty());
     let outcomes =
         match tokio::time::timeout(app.settings.store_timeout, app.store.record(events)).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => return Err(store_failure(&app, &source.name, e)),
             Err(_) => return Err(store_failure(&app, &source.name, StoreError::Timeout)),
         };
+
+    if fans_out && outcomes.iter().any(RecordOutcome::is_accepted) {
+        app.dispatch_wake.notify_one();
+    }
 
     let mut answers = Vec::with_capacity(outcomes.len());
     for (meta, outcome) in metas.iter().zip(&outcomes) {

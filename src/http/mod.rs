@@ -1,16 +1,21 @@
 //! The HTTP edge: routes, shared state, middleware, and the server lifecycle.
 //!
-//! Routes: `POST /webhooks/{source}` (ingest, see [`ingest`]), `GET /healthz`, `GET /readyz`.
+//! Routes: `POST /webhooks/{source}` (ingest, see [`ingest`]), `GET /healthz`, `GET /readyz`,
+//! and the bearer-protected admin API under `/api` ([`admin`]).
 //! Everything a client can get wrong is answered with problem+json ([`crate::error::ApiError`]),
 //! including unknown routes (404) and wrong methods (405). Every response carries an
 //! `x-request-id` (taken from the request when present), which is also on the request's span.
 
+pub mod admin;
 pub mod health;
 pub mod ingest;
 
 use crate::error::ApiError;
 use crate::sources::Sources;
+use crate::dispatch::routing::Routes;
 use crate::store::Store;
+use hookgate_providers::Secret;
+use tokio::sync::Notify;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
 use axum::Router;
@@ -36,6 +41,12 @@ pub struct AppState {
     pub sources: Sources,
     pub store: Arc<dyn Store>,
     pub settings: EdgeSettings,
+    /// Which handlers get a delivery for an event.
+    pub routes: Routes,
+    /// Wakes the dispatcher when new deliveries are committed.
+    pub dispatch_wake: Arc<Notify>,
+    /// Bearer token of the admin API; `None` disables it.
+    pub admin_token: Option<Secret>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -49,6 +60,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/api", admin::routes(state.clone()))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
         .layer(

@@ -80,14 +80,117 @@ pub struct StoredEvent {
     pub last_duplicate_at_ms: Option<i64>,
 }
 
-/// A delivery row as stored (the dispatcher's view comes with fanout).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A delivery row as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredDelivery {
     pub id: Uuid,
     pub event: Uuid,
     pub handler: String,
+    /// `pending`, `delivered` or `dead`.
     pub state: String,
     pub attempts: i32,
+    pub next_attempt_at_ms: i64,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// One recorded delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttemptRecord {
+    pub attempt: i32,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    pub status: Option<i32>,
+    pub error: Option<String>,
+    /// `delivered`, `retry` or `dead`.
+    pub outcome: String,
+}
+
+/// A delivery claimed by a dispatcher, with what the sink needs to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: Uuid,
+    pub handler: String,
+    /// Attempts already made (this one is `attempts + 1`).
+    pub attempts: i32,
+    /// Proof of the lease; completing needs it, so a dispatcher whose lease lapsed cannot
+    /// overwrite the outcome of the one that took over.
+    pub lease_token: Uuid,
+    pub created_at_ms: i64,
+    pub event: EventSummary,
+    pub body: Vec<u8>,
+    pub headers: serde_json::Value,
+}
+
+/// Where a delivery goes after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextState {
+    Delivered,
+    RetryAt { at_ms: i64 },
+    Dead,
+}
+
+impl NextState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            NextState::Delivered => "delivered",
+            NextState::RetryAt { .. } => "retry",
+            NextState::Dead => "dead",
+        }
+    }
+}
+
+/// The result of one attempt, as the dispatcher records it.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub delivery: Uuid,
+    pub lease_token: Uuid,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub next: NextState,
+}
+
+/// An inbox row without its body, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventSummary {
+    pub id: Uuid,
+    pub source: String,
+    pub event_id: String,
+    pub event_type: Option<String>,
+    pub received_at_ms: i64,
+    pub duplicate_count: i64,
+    pub mismatch_count: i64,
+}
+
+/// Filters for listing or replaying events; unset fields match everything.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct EventFilter {
+    pub source: Option<String>,
+    /// Exact type, or a `prefix.*` pattern.
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub event_id: Option<String>,
+    /// Received at or after (Unix ms).
+    pub from_ms: Option<i64>,
+    /// Received before (Unix ms).
+    pub to_ms: Option<i64>,
+}
+
+impl EventFilter {
+    /// The `LIKE`/equality form of the type filter: (`exact`, `prefix`).
+    pub(crate) fn type_match(&self) -> (Option<&str>, Option<String>) {
+        match self.event_type.as_deref() {
+            None | Some("*") => (None, None),
+            Some(t) => match t.strip_suffix('*') {
+                Some(prefix) => (None, Some(prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_") + "%")),
+                None => (Some(t), None),
+            },
+        }
+    }
 }
 
 /// Store failures. All are transient from a client's point of view: the answer is 503 and the
@@ -142,6 +245,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deliveries of one event.
     async fn deliveries_of(&self, event: Uuid) -> Result<Vec<StoredDelivery>, StoreError>;
+
+    /// Claim up to `limit` due deliveries of `handler` under a lease until `lease_until_ms`.
+    /// Claims never hold a transaction open beyond the claim itself.
+    async fn claim_due(
+        &self,
+        handler: &str,
+        limit: i64,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Record an attempt and move the delivery to its next state. `false` when the lease was
+    /// lost (another dispatcher owns the delivery now); nothing is changed then.
+    async fn complete(&self, c: &Completion) -> Result<bool, StoreError>;
+
+    /// Make `event` due again for each of `handlers` (re-opening delivered or dead
+    /// deliveries, creating missing ones). Returns how many deliveries were queued.
+    async fn requeue(&self, event: Uuid, handlers: &[String], now_ms: i64)
+        -> Result<u64, StoreError>;
+
+    /// Make dead deliveries (of one handler, or all) due again with a fresh attempt budget.
+    async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// Events matching `filter`, newest first, strictly older than the `before` cursor.
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>, StoreError>;
+
+    /// Every recorded attempt of one delivery, in order.
+    async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError>;
 
     /// Number of inbox rows (for tests and stats).
     async fn count_events(&self) -> Result<i64, StoreError>;

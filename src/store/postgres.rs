@@ -8,12 +8,13 @@
 
 use super::group_commit::{BatchWriter, GroupCommit};
 use super::{
-    duplicate_of, NewEvent, RecordOutcome, Store, StoreError, StoredDelivery, StoredEvent,
+    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, EventFilter, EventSummary, NewEvent,
+    NextState, RecordOutcome, Store, StoreError, StoredDelivery, StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::{Postgres, QueryBuilder, Row};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -174,6 +175,36 @@ fn event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+const DELIVERY_COLUMNS: &str = "id, event, handler, state, attempts, next_attempt_at, last_status, \
+     last_error, created_at, updated_at";
+
+fn delivery_from_row(r: &PgRow) -> Result<StoredDelivery, StoreError> {
+    Ok(StoredDelivery {
+        id: r.try_get("id")?,
+        event: r.try_get("event")?,
+        handler: r.try_get("handler")?,
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at_ms: r.try_get("next_attempt_at")?,
+        last_status: r.try_get("last_status")?,
+        last_error: r.try_get("last_error")?,
+        created_at_ms: r.try_get("created_at")?,
+        updated_at_ms: r.try_get("updated_at")?,
+    })
+}
+
+fn summary_from_row(r: &PgRow) -> Result<EventSummary, StoreError> {
+    Ok(EventSummary {
+        id: r.try_get("id")?,
+        source: r.try_get("source")?,
+        event_id: r.try_get("event_id")?,
+        event_type: r.try_get("event_type")?,
+        received_at_ms: r.try_get("received_at")?,
+        duplicate_count: r.try_get("duplicate_count")?,
+        mismatch_count: r.try_get("mismatch_count")?,
+    })
+}
+
 const EVENT_COLUMNS: &str = "id, source, event_id, event_type, body, headers::text AS headers, \
      body_sha256, received_at, duplicate_count, mismatch_count, last_duplicate_at";
 
@@ -222,20 +253,175 @@ impl Store for PostgresStore {
     }
 
     async fn deliveries_of(&self, event: Uuid) -> Result<Vec<StoredDelivery>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, event, handler, state, attempts FROM deliveries WHERE event = $1 ORDER BY handler",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event = $1 ORDER BY handler"
+        ))
         .bind(event)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn claim_due(
+        &self,
+        handler: &str,
+        limit: i64,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let token = Uuid::now_v7();
+        // One statement: SKIP LOCKED lets several dispatchers (and replicas) claim disjoint
+        // rows without waiting on each other; the transaction ends before any network call.
+        let rows = sqlx::query(
+            "WITH claimed AS ( \
+               UPDATE deliveries SET lease_until = $1, lease_token = $2, updated_at = $3 \
+               WHERE id IN (SELECT id FROM deliveries WHERE handler = $4 AND state = 'pending' \
+                 AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+                 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
+               RETURNING id, event, handler, attempts, created_at, next_attempt_at) \
+             SELECT c.id AS delivery, c.handler, c.attempts, c.created_at, i.id, i.source, i.event_id, \
+               i.event_type, i.received_at, i.duplicate_count, i.mismatch_count, i.body, i.headers::text AS headers \
+             FROM claimed c JOIN inbox i ON i.id = c.event ORDER BY c.next_attempt_at",
+        )
+        .bind(lease_until_ms)
+        .bind(token)
+        .bind(now_ms)
+        .bind(handler)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(StoredDelivery {
-                    id: r.try_get(0)?,
-                    event: r.try_get(1)?,
-                    handler: r.try_get(2)?,
-                    state: r.try_get(3)?,
-                    attempts: r.try_get(4)?,
+                let headers: String = r.try_get("headers")?;
+                Ok(ClaimedDelivery {
+                    id: r.try_get("delivery")?,
+                    handler: r.try_get("handler")?,
+                    attempts: r.try_get("attempts")?,
+                    lease_token: token,
+                    created_at_ms: r.try_get("created_at")?,
+                    event: summary_from_row(r)?,
+                    body: r.try_get("body")?,
+                    headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    async fn complete(&self, c: &Completion) -> Result<bool, StoreError> {
+        let now = super::now_ms();
+        let (state, next_at) = match c.next {
+            NextState::Delivered => ("delivered", now),
+            NextState::RetryAt { at_ms } => ("pending", at_ms),
+            NextState::Dead => ("dead", now),
+        };
+        let done = sqlx::query(
+            "WITH upd AS ( \
+               UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, \
+               lease_until = NULL, lease_token = NULL, last_status = $3, last_error = $4, updated_at = $5 \
+               WHERE id = $6 AND lease_token = $7 RETURNING id, attempts) \
+             INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+             SELECT id, attempts, $8, $9, $3, $4, $10 FROM upd",
+        )
+        .bind(state)
+        .bind(next_at)
+        .bind(c.status.map(i32::from))
+        .bind(c.error.as_deref())
+        .bind(now)
+        .bind(c.delivery)
+        .bind(c.lease_token)
+        .bind(c.started_at_ms)
+        .bind(c.duration_ms)
+        .bind(c.next.label())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn requeue(&self, event: Uuid, handlers: &[String], now_ms: i64) -> Result<u64, StoreError> {
+        let ids: Vec<Uuid> = handlers.iter().map(|_| Uuid::now_v7()).collect();
+        let done = sqlx::query(
+            "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) \
+             SELECT t.id, $2, t.handler, 'pending', 0, $3, $3, $3 \
+             FROM UNNEST($1::uuid[], $4::text[]) AS t(id, handler) WHERE EXISTS (SELECT 1 FROM inbox WHERE id = $2) \
+             ON CONFLICT (event, handler) DO UPDATE SET state = 'pending', attempts = 0, \
+             next_attempt_at = excluded.next_attempt_at, created_at = excluded.created_at, \
+             updated_at = excluded.updated_at, lease_until = NULL, lease_token = NULL",
+        )
+        .bind(&ids)
+        .bind(event)
+        .bind(now_ms)
+        .bind(handlers)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, created_at = $1, \
+             updated_at = $1, lease_until = NULL, lease_token = NULL \
+             WHERE state = 'dead' AND ($2::text IS NULL OR handler = $2)",
+        )
+        .bind(now_ms)
+        .bind(handler)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT id, source, event_id, event_type, received_at, duplicate_count, mismatch_count FROM inbox WHERE TRUE",
+        );
+        if let Some(s) = &filter.source {
+            qb.push(" AND source = ").push_bind(s.clone());
+        }
+        let (exact, prefix) = filter.type_match();
+        if let Some(t) = exact {
+            qb.push(" AND event_type = ").push_bind(t.to_string());
+        }
+        if let Some(p) = prefix {
+            qb.push(" AND event_type LIKE ").push_bind(p).push(" ESCAPE '\\'");
+        }
+        if let Some(e) = &filter.event_id {
+            qb.push(" AND event_id = ").push_bind(e.clone());
+        }
+        if let Some(f) = filter.from_ms {
+            qb.push(" AND received_at >= ").push_bind(f);
+        }
+        if let Some(t) = filter.to_ms {
+            qb.push(" AND received_at < ").push_bind(t);
+        }
+        if let Some(b) = before {
+            qb.push(" AND id < ").push_bind(b);
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT attempt, started_at, duration_ms, status, error, outcome FROM delivery_attempts \
+             WHERE delivery = $1 ORDER BY id",
+        )
+        .bind(delivery)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttemptRecord {
+                    attempt: r.try_get(0)?,
+                    started_at_ms: r.try_get(1)?,
+                    duration_ms: r.try_get(2)?,
+                    status: r.try_get(3)?,
+                    error: r.try_get(4)?,
+                    outcome: r.try_get(5)?,
                 })
             })
             .collect()

@@ -1,0 +1,173 @@
+//! The admin JSON API under `/api` (bearer token from `admin.token`).
+//!
+//! The token is compared in constant time; without a configured token the API answers 401
+//! to everything. Bodies are returned base64-encoded (they are raw bytes), plus as text when
+//! they are UTF-8. Secrets never appear: only kept headers are stored in the first place.
+
+use super::AppState;
+use crate::error::ApiError;
+use crate::replay::{self, ReplayError};
+use crate::store::{EventFilter, StoreError};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// Largest page of events one call returns.
+pub const MAX_PAGE: i64 = 500;
+
+pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/events", get(list_events))
+        .route("/events/{id}", get(event_detail))
+        .route("/events/{id}/replay", post(replay_one))
+        .route("/replay", post(replay_filtered))
+        .route("/deliveries/retry-dead", post(retry_dead))
+        .layer(axum::middleware::from_fn_with_state(state, require_token))
+}
+
+async fn require_token(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::as_bytes);
+    match (&app.admin_token, presented) {
+        (Some(token), Some(p)) if bool::from(token.expose().ct_eq(p)) => Ok(next.run(req).await),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+fn store_error(app: &AppState, e: StoreError) -> ApiError {
+    tracing::warn!(error = %e, "admin API store failure");
+    ApiError::Unavailable { retry_after: app.settings.retry_after }
+}
+
+fn replay_error(app: &AppState, e: ReplayError) -> ApiError {
+    match e {
+        ReplayError::UnknownEvent(_) => ApiError::NotFound,
+        ReplayError::UnknownHandler(_) => ApiError::BadRequest(e.to_string()),
+        ReplayError::Store(e) => store_error(app, e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    source: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    event_id: Option<String>,
+    /// Unix ms, inclusive.
+    from: Option<i64>,
+    /// Unix ms, exclusive.
+    to: Option<i64>,
+    /// Cursor: the `next` of the previous page.
+    before: Option<Uuid>,
+    limit: Option<i64>,
+}
+
+async fn list_events(State(app): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let filter = EventFilter {
+        source: q.source,
+        event_type: q.event_type,
+        event_id: q.event_id,
+        from_ms: q.from,
+        to_ms: q.to,
+    };
+    let events = app.store.list_events(&filter, q.before, limit).await.map_err(|e| store_error(&app, e))?;
+    let next = (events.len() as i64 == limit).then(|| events.last().map(|e| e.id)).flatten();
+    Ok(Json(json!({ "events": events, "next": next })))
+}
+
+async fn event_detail(State(app): State<Arc<AppState>>, Path(id): Path<Uuid>) -> Result<Json<Value>, ApiError> {
+    let ev = app.store.event(id).await.map_err(|e| store_error(&app, e))?.ok_or(ApiError::NotFound)?;
+    let deliveries = app.store.deliveries_of(id).await.map_err(|e| store_error(&app, e))?;
+    let mut with_attempts = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        let attempts = app.store.attempts_of(d.id).await.map_err(|e| store_error(&app, e))?;
+        let mut v = serde_json::to_value(&d).unwrap_or(Value::Null);
+        v["attempts_log"] = serde_json::to_value(attempts).unwrap_or(Value::Null);
+        with_attempts.push(v);
+    }
+    Ok(Json(json!({
+        "id": ev.id,
+        "source": ev.source,
+        "event_id": ev.event_id,
+        "event_type": ev.event_type,
+        "received_at_ms": ev.received_at_ms,
+        "duplicate_count": ev.duplicate_count,
+        "mismatch_count": ev.mismatch_count,
+        "last_duplicate_at_ms": ev.last_duplicate_at_ms,
+        "headers": ev.headers,
+        "body_sha256": hex::encode(&ev.body_sha256),
+        "body_base64": base64::engine::general_purpose::STANDARD.encode(&ev.body),
+        "body_text": std::str::from_utf8(&ev.body).ok(),
+        "deliveries": with_attempts,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HandlerQuery {
+    handler: Option<String>,
+}
+
+async fn replay_one(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<HandlerQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let queued = replay::replay_event(&app.store, &app.routes, id, q.handler.as_deref())
+        .await
+        .map_err(|e| replay_error(&app, e))?;
+    app.dispatch_wake.notify_one();
+    Ok(Json(json!({ "queued": queued })))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    source: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    event_id: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    handler: Option<String>,
+}
+
+async fn replay_filtered(
+    State(app): State<Arc<AppState>>,
+    body: Option<Json<ReplayRequest>>,
+) -> Result<Json<Value>, ApiError> {
+    let r = body.map(|Json(r)| r).unwrap_or_default();
+    let filter = EventFilter {
+        source: r.source,
+        event_type: r.event_type,
+        event_id: r.event_id,
+        from_ms: r.from,
+        to_ms: r.to,
+    };
+    let (events, queued) = replay::replay_matching(&app.store, &app.routes, &filter, r.handler.as_deref())
+        .await
+        .map_err(|e| replay_error(&app, e))?;
+    app.dispatch_wake.notify_one();
+    Ok(Json(json!({ "events": events, "queued": queued })))
+}
+
+async fn retry_dead(State(app): State<Arc<AppState>>, Query(q): Query<HandlerQuery>) -> Result<Json<Value>, ApiError> {
+    let retried = replay::retry_dead(&app.store, &app.routes, q.handler.as_deref())
+        .await
+        .map_err(|e| replay_error(&app, e))?;
+    app.dispatch_wake.notify_one();
+    Ok(Json(json!({ "retried": retried })))
+}
