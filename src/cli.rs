@@ -3,8 +3,8 @@
 //! Each subcommand loads and validates the config the same way, then calls into the library.
 
 use crate::config::{config_path, Config};
-use crate::server::{redact_url, shutdown_signal, Server};
 use crate::dispatch::routing::Routes;
+use crate::server::{redact_url, shutdown_signal, Server};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -123,7 +123,10 @@ async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<i32> {
         println!("event {id}: {n} deliveries queued");
         return Ok(0);
     }
-    let filtered = args.source.is_some() || args.event_type.is_some() || args.since.is_some() || args.until.is_some();
+    let filtered = args.source.is_some()
+        || args.event_type.is_some()
+        || args.since.is_some()
+        || args.until.is_some();
     if !filtered && !args.all {
         anyhow::bail!("give --event ID, a filter (--source, --type, --since, --until), or --all");
     }
@@ -135,7 +138,8 @@ async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<i32> {
         from_ms: args.since.map(|d| now - d.as_millis() as i64),
         to_ms: args.until.map(|d| now - d.as_millis() as i64),
     };
-    let (events, queued) = crate::replay::replay_matching(&store, &routes, &filter, args.handler.as_deref()).await?;
+    let (events, queued) =
+        crate::replay::replay_matching(&store, &routes, &filter, args.handler.as_deref()).await?;
     println!("{events} events matched, {queued} deliveries queued");
     Ok(0)
 }

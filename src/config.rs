@@ -461,7 +461,9 @@ impl Config {
         for (name, h) in &self.handlers {
             let at = format!("handlers.{name}");
             if !valid_source_name(name) {
-                problems.push(format!("{at}: a handler name may contain only a-z, 0-9, '-' and '_'"));
+                problems.push(format!(
+                    "{at}: a handler name may contain only a-z, 0-9, '-' and '_'"
+                ));
             }
             if h.sources.is_empty() {
                 problems.push(format!("{at}: `sources` must name at least one source"));
@@ -472,7 +474,9 @@ impl Config {
                 }
             }
             if h.concurrency == 0 || h.max_attempts == 0 {
-                problems.push(format!("{at}: concurrency and max_attempts must be greater than 0"));
+                problems.push(format!(
+                    "{at}: concurrency and max_attempts must be greater than 0"
+                ));
             }
             if h.timeout >= self.dispatch.lease {
                 problems.push(format!(
@@ -483,16 +487,26 @@ impl Config {
             }
             match h.kind {
                 HandlerKind::Http => {
-                    if url::Url::parse(&h.url).map(|u| u.scheme() != "http" && u.scheme() != "https").unwrap_or(true) {
+                    if url::Url::parse(&h.url)
+                        .map(|u| u.scheme() != "http" && u.scheme() != "https")
+                        .unwrap_or(true)
+                    {
                         problems.push(format!("{at}: url must be an http:// or https:// URL"));
                     }
                     match &h.secret {
-                        None => problems.push(format!("{at}: an http handler needs a signing `secret` (whsec_… base64)")),
+                        None => problems.push(format!(
+                            "{at}: an http handler needs a signing `secret` (whsec_… base64)"
+                        )),
                         Some(r) => match r.resolve() {
-                            Ok(sec) if hookgate_providers::signature::decode_whsec(sec.expose()).is_some() => {
+                            Ok(sec)
+                                if hookgate_providers::signature::decode_whsec(sec.expose())
+                                    .is_some() =>
+                            {
                                 handler_secrets.insert(name.clone(), sec);
                             }
-                            Ok(_) => problems.push(format!("{at}.secret: must be a Standard Webhooks key (`whsec_` + base64)")),
+                            Ok(_) => problems.push(format!(
+                                "{at}.secret: must be a Standard Webhooks key (`whsec_` + base64)"
+                            )),
                             Err(e) => problems.push(format!("{at}.secret: {e}")),
                         },
                     }

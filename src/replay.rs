@@ -35,7 +35,10 @@ pub async fn replay_event(
             return Err(ReplayError::UnknownHandler(h.to_string()));
         }
     }
-    let ev = store.event(id).await?.ok_or(ReplayError::UnknownEvent(id))?;
+    let ev = store
+        .event(id)
+        .await?
+        .ok_or(ReplayError::UnknownEvent(id))?;
     let mut handlers = routes.handlers_for(&ev.source, ev.event_type.as_deref());
     if let Some(h) = handler {
         handlers.retain(|x| x == h);
@@ -77,7 +80,11 @@ pub async fn replay_matching(
 }
 
 /// Retry dead deliveries (of one handler, or all).
-pub async fn retry_dead(store: &Arc<dyn Store>, routes: &Routes, handler: Option<&str>) -> Result<u64, ReplayError> {
+pub async fn retry_dead(
+    store: &Arc<dyn Store>,
+    routes: &Routes,
+    handler: Option<&str>,
+) -> Result<u64, ReplayError> {
     if let Some(h) = handler {
         if !routes.contains(h) {
             return Err(ReplayError::UnknownHandler(h.to_string()));

@@ -4,13 +4,13 @@
 //! the same wiring as production (on `127.0.0.1:0`).
 
 use crate::config::{Config, Resolved};
+use crate::dispatch::{routing::Routes, Dispatcher};
 use crate::http::{router, AppState, EdgeSettings};
 use crate::store::{self, Store};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
-use crate::dispatch::{routing::Routes, Dispatcher};
 use tokio::task::JoinHandle;
 
 pub struct Server {
@@ -36,7 +36,12 @@ impl Server {
             format!("cannot open the store at {}", redact_url(&config.store.url))
         })?;
         let dispatch_wake = Arc::new(Notify::new());
-        let dispatcher = Dispatcher::from_config(&config, &handler_secrets, store.clone(), dispatch_wake.clone())?;
+        let dispatcher = Dispatcher::from_config(
+            &config,
+            &handler_secrets,
+            store.clone(),
+            dispatch_wake.clone(),
+        )?;
         let state = Arc::new(AppState {
             sources,
             routes: Routes::from_config(&config.handlers),
@@ -64,7 +69,8 @@ impl Server {
             shutdown.subscribe(),
         );
 
-        let dispatch = tokio::spawn(dispatcher.run(shutdown.subscribe(), config.server.shutdown_grace));
+        let dispatch =
+            tokio::spawn(dispatcher.run(shutdown.subscribe(), config.server.shutdown_grace));
 
         let app = router(state);
         let serve = tokio::spawn(async move {

@@ -31,8 +31,15 @@ fn the_committed_example_config_is_valid() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("config ok: 3 source(s) [github, orders, stripe]"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("config ok: 3 source(s) [github, orders, stripe]"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -64,7 +71,10 @@ secrets = ["env:HOOKGATE_TEST_DEFINITELY_UNSET"]
 
 #[test]
 fn a_missing_config_file_is_a_clear_error() {
-    let (code, _, stderr) = hookgate(&["check-config"], std::path::Path::new("/nonexistent/hookgate.toml"));
+    let (code, _, stderr) = hookgate(
+        &["check-config"],
+        std::path::Path::new("/nonexistent/hookgate.toml"),
+    );
     assert_ne!(code, 0);
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
@@ -73,27 +83,44 @@ fn a_missing_config_file_is_a_clear_error() {
 async fn send_is_accepted_then_duplicate_and_tamper_is_rejected() {
     let app = spawn_app().await;
     let cfg = app.dir.path().join("hookgate.toml");
-    std::fs::write(&cfg, base_config(app.dir.path(), &sqlite_url(app.dir.path()), "", "")).unwrap();
+    std::fs::write(
+        &cfg,
+        base_config(app.dir.path(), &sqlite_url(app.dir.path()), "", ""),
+    )
+    .unwrap();
     let cfg2 = cfg.clone();
     let base = app.base.clone();
     let run = move |extra: &'static [&'static str]| {
         let cfg = cfg2.clone();
         let base = base.clone();
         tokio::task::spawn_blocking(move || {
-            let mut args = vec!["send", "stripe", "--to", base.as_str(), "--event-id", "evt_cli"];
+            let mut args = vec![
+                "send",
+                "stripe",
+                "--to",
+                base.as_str(),
+                "--event-id",
+                "evt_cli",
+            ];
             args.extend_from_slice(extra);
             hookgate(&args, &cfg)
         })
     };
     let (code, out, _) = run(&[]).await.unwrap();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("200 OK") && out.contains("\"status\":\"accepted\""), "{out}");
+    assert!(
+        out.contains("200 OK") && out.contains("\"status\":\"accepted\""),
+        "{out}"
+    );
     let (code, out, _) = run(&[]).await.unwrap();
     assert_eq!(code, 0);
     assert!(out.contains("\"status\":\"duplicate\""), "{out}");
     let (code, out, _) = run(&["--tamper"]).await.unwrap();
     assert_eq!(code, 1);
-    assert!(out.contains("401") && out.contains("invalid_signature"), "{out}");
+    assert!(
+        out.contains("401") && out.contains("invalid_signature"),
+        "{out}"
+    );
     let (code, out, _) = run(&["--age", "1h"]).await.unwrap();
     assert_eq!(code, 1);
     assert!(out.contains("stale_timestamp"), "{out}");
@@ -104,7 +131,11 @@ fn migrate_creates_the_sqlite_store() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
     let db = dir.path().join("sub/dir/h.db");
-    std::fs::write(&cfg, format!("[store]\nurl = \"sqlite://{}\"\n", db.display())).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[store]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
     let (code, stdout, stderr) = hookgate(&["migrate"], &cfg);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(db.exists());

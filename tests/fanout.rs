@@ -15,7 +15,10 @@ async fn app_with_handlers(handlers: &[(&str, &str, &str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("admin_token");
     std::fs::write(&token, ADMIN_TOKEN).unwrap();
-    let mut extra = format!("{FAST_DISPATCH}\n[admin]\ntoken = \"file:{}\"\n", token.display());
+    let mut extra = format!(
+        "{FAST_DISPATCH}\n[admin]\ntoken = \"file:{}\"\n",
+        token.display()
+    );
     for (name, url, sources, more) in handlers {
         extra.push_str(&handler_section(dir.path(), name, url, sources, more));
     }
@@ -28,11 +31,21 @@ fn event(id: &str, kind: &str) -> String {
 }
 
 async fn delivery_state(app: &TestApp, event_id: &str) -> Vec<hookgate::store::StoredDelivery> {
-    let ev = app.server.store().find_event("stripe", event_id).await.unwrap().unwrap();
+    let ev = app
+        .server
+        .store()
+        .find_event("stripe", event_id)
+        .await
+        .unwrap()
+        .unwrap();
     app.server.store().deliveries_of(ev.id).await.unwrap()
 }
 
-async fn wait_state(app: &TestApp, event_id: &str, state: &str) -> Vec<hookgate::store::StoredDelivery> {
+async fn wait_state(
+    app: &TestApp,
+    event_id: &str,
+    state: &str,
+) -> Vec<hookgate::store::StoredDelivery> {
     wait_handler_state(app, event_id, None, state).await
 }
 
@@ -50,7 +63,10 @@ async fn wait_handler_state(
         if !ds.is_empty() && ds.iter().all(|d| d.state == state) {
             return ds;
         }
-        assert!(std::time::Instant::now() < deadline, "deliveries never became {state}: {ds:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries never became {state}: {ds:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -68,7 +84,10 @@ async fn a_delivery_is_signed_keyed_and_made_once() {
     assert_eq!(d.attempt, 1);
     assert_eq!(d.event_type.as_deref(), Some("payment_intent.succeeded"));
     assert_eq!(d.body, body.as_bytes(), "the original body, byte for byte");
-    assert!(d.signature_ok, "the Standard Webhooks signature verifies with the handler secret");
+    assert!(
+        d.signature_ok,
+        "the Standard Webhooks signature verifies with the handler secret"
+    );
     let ds = wait_state(&app, "evt_f1", "delivered").await;
     assert_eq!(ds[0].attempts, 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -82,12 +101,21 @@ async fn a_handler_that_is_down_gets_the_event_once_it_is_up() {
     let addr = spare.local_addr().unwrap();
     drop(spare);
     let url = format!("http://{addr}/hook");
-    let app = app_with_handlers(&[("billing", &url, "[\"stripe\"]", "max_attempts = 1000\nbackoff_cap = \"30ms\"")]).await;
+    let app = app_with_handlers(&[(
+        "billing",
+        &url,
+        "[\"stripe\"]",
+        "max_attempts = 1000\nbackoff_cap = \"30ms\"",
+    )])
+    .await;
     json_with_status(app.post_stripe(&event("evt_down", "x")).await, 200).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let failed = delivery_state(&app, "evt_down").await;
     assert_eq!(failed[0].state, "pending");
-    assert!(failed[0].attempts >= 2, "connection failures are retried: {failed:?}");
+    assert!(
+        failed[0].attempts >= 2,
+        "connection failures are retried: {failed:?}"
+    );
     assert_eq!(failed[0].last_error.as_deref(), Some("connection failed"));
 
     let rx = Receiver::start_on(tokio::net::TcpListener::bind(addr).await.unwrap()).await;
@@ -102,15 +130,27 @@ async fn three_failures_then_success_is_four_attempts() {
     let app = app_with_handlers(&[("billing", &rx.url(), "[\"stripe\"]", "")]).await;
     json_with_status(app.post_stripe(&event("evt_4", "x")).await, 200).await;
     let got = rx.wait_for(4, Duration::from_secs(5)).await;
-    assert_eq!(got.iter().map(|r| r.attempt).collect::<Vec<_>>(), [1, 2, 3, 4]);
-    assert!(got.iter().all(|r| r.key == "stripe:evt_4"), "the key is stable across attempts");
+    assert_eq!(
+        got.iter().map(|r| r.attempt).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert!(
+        got.iter().all(|r| r.key == "stripe:evt_4"),
+        "the key is stable across attempts"
+    );
     let ds = wait_state(&app, "evt_4", "delivered").await;
     assert_eq!(ds[0].attempts, 4);
     let log = app.server.store().attempts_of(ds[0].id).await.unwrap();
-    let outcomes: Vec<(Option<i32>, &str)> = log.iter().map(|a| (a.status, a.outcome.as_str())).collect();
+    let outcomes: Vec<(Option<i32>, &str)> =
+        log.iter().map(|a| (a.status, a.outcome.as_str())).collect();
     assert_eq!(
         outcomes,
-        [(Some(500), "retry"), (Some(500), "retry"), (Some(500), "retry"), (Some(200), "delivered")]
+        [
+            (Some(500), "retry"),
+            (Some(500), "retry"),
+            (Some(500), "retry"),
+            (Some(200), "delivered")
+        ]
     );
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(rx.received().len(), 4, "nothing more after success");
@@ -120,14 +160,20 @@ async fn three_failures_then_success_is_four_attempts() {
 async fn an_always_failing_handler_goes_dead_and_an_admin_retry_delivers() {
     let rx = Receiver::start().await;
     rx.set_default(503);
-    let app = app_with_handlers(&[("billing", &rx.url(), "[\"stripe\"]", "max_attempts = 3")]).await;
+    let app =
+        app_with_handlers(&[("billing", &rx.url(), "[\"stripe\"]", "max_attempts = 3")]).await;
     json_with_status(app.post_stripe(&event("evt_dead", "x")).await, 200).await;
     let ds = wait_state(&app, "evt_dead", "dead").await;
     assert_eq!(ds[0].attempts, 3);
     assert_eq!(rx.received().len(), 3);
 
     // Without the token the admin API refuses.
-    let resp = app.client.post(app.url("/api/deliveries/retry-dead")).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/deliveries/retry-dead"))
+        .send()
+        .await
+        .unwrap();
     json_with_status(resp, 401).await;
 
     rx.set_default(200);
@@ -143,7 +189,10 @@ async fn an_always_failing_handler_goes_dead_and_an_admin_retry_delivers() {
     wait_state(&app, "evt_dead", "delivered").await;
     let got = rx.received();
     assert_eq!(got.len(), 4);
-    assert_eq!(got[3].attempt, 1, "a retried dead letter starts a fresh attempt budget");
+    assert_eq!(
+        got[3].attempt, 1,
+        "a retried dead letter starts a fresh attempt budget"
+    );
 }
 
 #[tokio::test]
@@ -160,11 +209,17 @@ async fn a_permanent_status_is_dead_at_once_and_retry_after_is_honoured() {
     json_with_status(app.post_stripe(&event("evt_ra", "x")).await, 200).await;
     let got = rx.wait_for(2, Duration::from_secs(5)).await;
     let gap = got[1].at - got[0].at;
-    assert!(gap >= Duration::from_millis(950), "Retry-After: 1 was not honoured (retried after {gap:?})");
+    assert!(
+        gap >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured (retried after {gap:?})"
+    );
     wait_handler_state(&app, "evt_ra", Some("billing"), "delivered").await;
     let all = delivery_state(&app, "evt_ra").await;
     let legacy = all.iter().find(|d| d.handler == "legacy").unwrap();
-    assert_eq!((legacy.state.as_str(), legacy.attempts, legacy.last_status), ("dead", 1, Some(410)));
+    assert_eq!(
+        (legacy.state.as_str(), legacy.attempts, legacy.last_status),
+        ("dead", 1, Some(410))
+    );
 }
 
 #[tokio::test]
@@ -187,11 +242,25 @@ async fn handlers_receive_only_the_event_types_they_subscribe_to() {
     let payments = Receiver::start().await;
     let app = app_with_handlers(&[
         ("audit", &all.url(), "[\"stripe\", \"github\"]", ""),
-        ("payments", &payments.url(), "[\"stripe\"]", "events = [\"payment_intent.*\"]"),
+        (
+            "payments",
+            &payments.url(),
+            "[\"stripe\"]",
+            "events = [\"payment_intent.*\"]",
+        ),
     ])
     .await;
-    json_with_status(app.post_stripe(&event("evt_c", "charge.succeeded")).await, 200).await;
-    json_with_status(app.post_stripe(&event("evt_p", "payment_intent.created")).await, 200).await;
+    json_with_status(
+        app.post_stripe(&event("evt_c", "charge.succeeded")).await,
+        200,
+    )
+    .await;
+    json_with_status(
+        app.post_stripe(&event("evt_p", "payment_intent.created"))
+            .await,
+        200,
+    )
+    .await;
     let got = all.wait_for(2, Duration::from_secs(5)).await;
     let mut keys: Vec<_> = got.iter().map(|r| r.key.clone()).collect();
     keys.sort();
@@ -199,25 +268,43 @@ async fn handlers_receive_only_the_event_types_they_subscribe_to() {
     let got = payments.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(got[0].key, "stripe:evt_p");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(payments.received().len(), 1, "charge.succeeded is not routed to payments");
+    assert_eq!(
+        payments.received().len(),
+        1,
+        "charge.succeeded is not routed to payments"
+    );
 }
 
 #[tokio::test]
 async fn replay_redelivers_through_the_normal_path() {
     let a = Receiver::start().await;
     let b = Receiver::start().await;
-    let app = app_with_handlers(&[("a", &a.url(), "[\"stripe\"]", ""), ("b", &b.url(), "[\"stripe\"]", "")]).await;
-    let accepted = json_with_status(app.post_stripe(&event("evt_rp", "invoice.paid")).await, 200).await;
+    let app = app_with_handlers(&[
+        ("a", &a.url(), "[\"stripe\"]", ""),
+        ("b", &b.url(), "[\"stripe\"]", ""),
+    ])
+    .await;
+    let accepted =
+        json_with_status(app.post_stripe(&event("evt_rp", "invoice.paid")).await, 200).await;
     let id = accepted["id"].as_str().unwrap().to_string();
     a.wait_for(1, Duration::from_secs(5)).await;
     b.wait_for(1, Duration::from_secs(5)).await;
     wait_state(&app, "evt_rp", "delivered").await;
 
     // One handler only.
-    let resp = app.client.post(app.url(&format!("/api/events/{id}/replay?handler=a"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/events/{id}/replay?handler=a")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json_with_status(resp, 200).await["queued"], 1);
     let got = a.wait_for(2, Duration::from_secs(5)).await;
-    assert_eq!(got[1].key, "stripe:evt_rp", "replays keep the idempotency key");
+    assert_eq!(
+        got[1].key, "stripe:evt_rp",
+        "replays keep the idempotency key"
+    );
     assert_eq!(b.received().len(), 1);
 
     // By filter: every invoice.* event to every handler.
@@ -230,12 +317,21 @@ async fn replay_redelivers_through_the_normal_path() {
         .await
         .unwrap();
     let v = json_with_status(resp, 200).await;
-    assert_eq!((v["events"].as_u64(), v["queued"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (v["events"].as_u64(), v["queued"].as_u64()),
+        (Some(1), Some(2))
+    );
     a.wait_for(3, Duration::from_secs(5)).await;
     b.wait_for(2, Duration::from_secs(5)).await;
 
     // Unknown handler / event are clear errors.
-    let resp = app.client.post(app.url(&format!("/api/events/{id}/replay?handler=nope"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/events/{id}/replay?handler=nope")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     json_with_status(resp, 400).await;
     let resp = app
         .client
@@ -247,7 +343,13 @@ async fn replay_redelivers_through_the_normal_path() {
     json_with_status(resp, 404).await;
 
     // The event detail shows deliveries and every attempt.
-    let resp = app.client.get(app.url(&format!("/api/events/{id}"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/events/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     let v = json_with_status(resp, 200).await;
     assert_eq!(v["event_id"], "evt_rp");
     assert_eq!(v["deliveries"].as_array().unwrap().len(), 2);

@@ -129,3 +129,84 @@ async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
         .unwrap();
     assert_eq!(dups, 180);
 }
+
+#[path = "common/receiver.rs"]
+mod receiver;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_both_dispatch_and_every_delivery_is_made() {
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let rx = receiver::Receiver::start().await;
+    rx.set_delay(Duration::from_millis(20));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "\n[dispatch]\npoll_interval = \"50ms\"\nlease = \"5s\"\n{}",
+        receiver::handler_section(
+            dir.path(),
+            "billing",
+            &rx.url(),
+            "[\"stripe\"]",
+            "concurrency = 4"
+        )
+    );
+    let cfg_path = dir.path().join("hookgate.toml");
+    std::fs::write(&cfg_path, base_config(dir.path(), &pg.url, "", &extra)).unwrap();
+    let (a, b) = tokio::join!(start_replica(&cfg_path), start_replica(&cfg_path));
+    let replicas = [a.1.clone(), b.1.clone()];
+
+    let client = reqwest::Client::new();
+    let n = 60;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let base = replicas[i % 2].clone();
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = format!(r#"{{"id":"evt_fan_{i}","type":"invoice.paid"}}"#);
+            let h = sign(
+                "stripe",
+                STRIPE_SECRET,
+                body.as_bytes(),
+                "",
+                SystemTime::now(),
+            );
+            let mut req = client.post(format!("{base}/webhooks/stripe")).body(body);
+            for (k, v) in &h {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            assert_eq!(req.send().await.unwrap().status(), 200);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let delivered: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        if delivered == n as i64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{delivered} of {n} delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let keys: std::collections::HashSet<String> =
+        rx.received().into_iter().map(|r| r.key).collect();
+    assert_eq!(keys.len(), n, "every event reached the handler");
+    // Both replicas claimed work (SKIP LOCKED lets them share the queue).
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts, n as i64,
+        "no delivery was made twice while leases held"
+    );
+}

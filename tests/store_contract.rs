@@ -6,7 +6,7 @@ mod common;
 use bytes::Bytes;
 use common::PgSchema;
 use hookgate::config::StoreConfig;
-use hookgate::store::{self, NewEvent, RecordOutcome, Store};
+use hookgate::store::{self, Completion, EventFilter, NewEvent, NextState, RecordOutcome, Store};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -187,6 +187,220 @@ async fn ready_when_migrated(s: Arc<dyn Store>) {
     s.ready().await.unwrap();
 }
 
+fn completion(d: &hookgate::store::ClaimedDelivery, next: NextState) -> Completion {
+    Completion {
+        delivery: d.id,
+        lease_token: d.lease_token,
+        started_at_ms: store::now_ms(),
+        duration_ms: 3,
+        status: Some(500),
+        error: Some("handler answered 500".into()),
+        next,
+    }
+}
+
+async fn claims_are_leased_and_completions_need_the_lease(s: Arc<dyn Store>) {
+    let ev = event("stripe", "evt_l", "body", &["h"]);
+    let event_row = ev.id;
+    record_one(&s, ev).await;
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let d = &claimed[0];
+    assert_eq!(
+        (d.event.id, d.event.event_id.as_str(), d.attempts),
+        (event_row, "evt_l", 0)
+    );
+    assert_eq!(d.body, b"body");
+    assert!(
+        s.claim_due("h", 10, now, now + 60_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a leased delivery is not claimed twice"
+    );
+    assert!(s
+        .claim_due("other", 10, now, now + 60_000)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert!(s
+        .complete(&completion(d, NextState::RetryAt { at_ms: now }))
+        .await
+        .unwrap());
+    assert!(
+        !s.complete(&completion(d, NextState::Delivered))
+            .await
+            .unwrap(),
+        "the lease is gone after completing"
+    );
+    let again = s
+        .claim_due("h", 10, store::now_ms(), store::now_ms() + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    let mut ok = completion(&again[0], NextState::Delivered);
+    ok.status = Some(200);
+    ok.error = None;
+    assert!(s.complete(&ok).await.unwrap());
+    let log = s.attempts_of(d.id).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|a| (a.attempt, a.outcome.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "retry"), (2, "delivered")]
+    );
+    let health = s.delivery_health().await.unwrap();
+    assert_eq!(health[0].delivered, 1);
+    assert_eq!(health[0].pending + health[0].retrying + health[0].dead, 0);
+}
+
+async fn an_expired_lease_means_redelivery_and_the_old_holder_loses(s: Arc<dyn Store>) {
+    record_one(&s, event("stripe", "evt_x", "b", &["h"])).await;
+    let now = store::now_ms();
+    let first = s.claim_due("h", 1, now, now + 10).await.unwrap().remove(0);
+    // Later than the lease: another dispatcher takes it over.
+    let second = s
+        .claim_due("h", 1, now + 20, now + 60_000)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(first.id, second.id);
+    assert_ne!(first.lease_token, second.lease_token);
+    assert!(!s
+        .complete(&completion(&first, NextState::Delivered))
+        .await
+        .unwrap());
+    assert!(s
+        .complete(&completion(&second, NextState::Delivered))
+        .await
+        .unwrap());
+}
+
+async fn dead_deliveries_can_be_retried_and_events_requeued(s: Arc<dyn Store>) {
+    let ev = event("stripe", "evt_dd", "b", &["h"]);
+    let id = ev.id;
+    record_one(&s, ev).await;
+    let now = store::now_ms();
+    let d = s
+        .claim_due("h", 1, now, now + 60_000)
+        .await
+        .unwrap()
+        .remove(0);
+    s.complete(&completion(&d, NextState::Dead)).await.unwrap();
+    let health = s.delivery_health().await.unwrap();
+    assert_eq!((health[0].dead, health[0].pending), (1, 0));
+    assert_eq!(s.retry_dead(Some("other"), now).await.unwrap(), 0);
+    assert_eq!(s.retry_dead(Some("h"), now).await.unwrap(), 1);
+    let d = s
+        .claim_due("h", 1, store::now_ms(), store::now_ms() + 60_000)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(d.attempts, 0, "a fresh attempt budget");
+    let mut ok = completion(&d, NextState::Delivered);
+    ok.status = Some(200);
+    s.complete(&ok).await.unwrap();
+
+    // Replay to the same handler and to one added since.
+    assert_eq!(
+        s.requeue(id, &["h".into(), "h2".into()], store::now_ms())
+            .await
+            .unwrap(),
+        2
+    );
+    let ds = s.deliveries_of(id).await.unwrap();
+    assert!(
+        ds.iter().all(|d| d.state == "pending" && d.attempts == 0),
+        "{ds:?}"
+    );
+    assert_eq!(
+        s.requeue(Uuid::now_v7(), &["h".into()], store::now_ms())
+            .await
+            .unwrap(),
+        0,
+        "unknown events queue nothing"
+    );
+    let health = s.delivery_health().await.unwrap();
+    assert_eq!(
+        health
+            .iter()
+            .map(|h| (h.handler.as_str(), h.pending))
+            .collect::<Vec<_>>(),
+        [("h", 1), ("h2", 1)]
+    );
+    assert!(health[0].oldest_pending_created_ms.is_some());
+}
+
+async fn events_are_listed_newest_first_with_filters_and_a_cursor(s: Arc<dyn Store>) {
+    let mut evs = Vec::new();
+    for (i, (src, ty)) in [
+        ("a", "invoice.paid"),
+        ("a", "invoice.created"),
+        ("b", "invoice.paid"),
+        ("a", "charge.x"),
+        ("a", "invoice_x"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut e = event(src, &format!("e{i}"), "x", &[]);
+        e.event_type = Some(ty.to_string());
+        e.received_at_ms = 1_000 + i as i64;
+        evs.push(e);
+    }
+    for e in evs {
+        record_one(&s, e).await;
+    }
+    let all = s
+        .list_events(&EventFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
+        ["e4", "e3", "e2", "e1", "e0"]
+    );
+    let f = EventFilter {
+        source: Some("a".into()),
+        event_type: Some("invoice.*".into()),
+        ..Default::default()
+    };
+    let got = s.list_events(&f, None, 100).await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
+        ["e1", "e0"],
+        "`_` is not a wildcard"
+    );
+    let f = EventFilter {
+        from_ms: Some(1_001),
+        to_ms: Some(1_003),
+        ..Default::default()
+    };
+    assert_eq!(s.list_events(&f, None, 100).await.unwrap().len(), 2);
+    let page1 = s
+        .list_events(&EventFilter::default(), None, 2)
+        .await
+        .unwrap();
+    let page2 = s
+        .list_events(&EventFilter::default(), Some(page1[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page2
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e2", "e1"]
+    );
+    let f = EventFilter {
+        event_id: Some("e3".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.list_events(&f, None, 10).await.unwrap()[0].source, "a");
+}
+
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig {
@@ -231,4 +445,8 @@ contract!(
     concurrent_repeats_yield_exactly_one_first_seen,
     purge_removes_expired_rows_but_keeps_pending_deliveries,
     ready_when_migrated,
+    claims_are_leased_and_completions_need_the_lease,
+    an_expired_lease_means_redelivery_and_the_old_holder_loses,
+    dead_deliveries_can_be_retried_and_events_requeued,
+    events_are_listed_newest_first_with_filters_and_a_cursor,
 );

@@ -61,7 +61,12 @@ impl Dispatcher {
                 permits: Arc::new(Semaphore::new(h.concurrency)),
             }));
         }
-        Ok(Dispatcher { store, handlers, wake, cfg: config.dispatch.clone() })
+        Ok(Dispatcher {
+            store,
+            handlers,
+            wake,
+            cfg: config.dispatch.clone(),
+        })
     }
 
     pub fn handlers(&self) -> &[Arc<HandlerRuntime>] {
@@ -79,7 +84,11 @@ impl Dispatcher {
             }
             let now = now_ms();
             let lease_until = now + self.cfg.lease.as_millis() as i64;
-            let claimed = match self.store.claim_due(&h.name, free as i64, now, lease_until).await {
+            let claimed = match self
+                .store
+                .claim_due(&h.name, free as i64, now, lease_until)
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(handler = %h.name, error = %e, "claiming deliveries failed; will retry");
@@ -92,7 +101,13 @@ impl Dispatcher {
                     break;
                 };
                 started += 1;
-                tasks.spawn(deliver_one(self.store.clone(), h.clone(), d, permit, self.wake.clone()));
+                tasks.spawn(deliver_one(
+                    self.store.clone(),
+                    h.clone(),
+                    d,
+                    permit,
+                    self.wake.clone(),
+                ));
             }
         }
         started
@@ -121,8 +136,13 @@ impl Dispatcher {
         }
         let in_flight = tasks.len();
         if in_flight > 0 {
-            tracing::info!(in_flight, "dispatcher stopping; waiting for in-flight deliveries");
-            let drained = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+            tracing::info!(
+                in_flight,
+                "dispatcher stopping; waiting for in-flight deliveries"
+            );
+            let drained =
+                tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+                    .await;
             if drained.is_err() {
                 tracing::warn!("in-flight deliveries did not finish in time; their leases will lapse and they will be redelivered");
             }
@@ -145,7 +165,9 @@ async fn deliver_one(
         Err(_) => SinkOutcome::retryable("timed out"),
     };
     let duration_ms = clock.elapsed().as_millis() as i64;
-    let next = h.policy.next(attempt, d.created_at_ms, now_ms(), &outcome.result);
+    let next = h
+        .policy
+        .next(attempt, d.created_at_ms, now_ms(), &outcome.result);
     let delivered = matches!(outcome.result, AttemptResult::Delivered);
     tracing::info!(
         handler = %h.name, source = %d.event.source, event_id = %d.event.event_id,
@@ -163,8 +185,12 @@ async fn deliver_one(
     };
     match store.complete(&completion).await {
         Ok(true) => {}
-        Ok(false) => tracing::info!(handler = %h.name, delivered, "lease was lost before completion; another dispatcher owns the delivery"),
-        Err(e) => tracing::warn!(handler = %h.name, error = %e, "could not record the attempt; the lease will lapse and the delivery will be retried"),
+        Ok(false) => {
+            tracing::info!(handler = %h.name, delivered, "lease was lost before completion; another dispatcher owns the delivery")
+        }
+        Err(e) => {
+            tracing::warn!(handler = %h.name, error = %e, "could not record the attempt; the lease will lapse and the delivery will be retried")
+        }
     }
     drop(permit);
     wake.notify_one();

@@ -25,7 +25,9 @@ pub struct RetryPolicy {
 pub enum AttemptResult {
     Delivered,
     /// Worth retrying (timeouts, connection errors, 408, 429, 5xx, …).
-    Retryable { retry_after: Option<Duration> },
+    Retryable {
+        retry_after: Option<Duration>,
+    },
     /// Retrying cannot help.
     Permanent,
 }
@@ -71,7 +73,13 @@ impl RetryPolicy {
     }
 
     /// Where a delivery goes after attempt number `attempt` (1-based) ended with `result`.
-    pub fn next(&self, attempt: u32, cycle_started_ms: i64, now_ms: i64, result: &AttemptResult) -> NextState {
+    pub fn next(
+        &self,
+        attempt: u32,
+        cycle_started_ms: i64,
+        now_ms: i64,
+        result: &AttemptResult,
+    ) -> NextState {
         match result {
             AttemptResult::Delivered => NextState::Delivered,
             AttemptResult::Permanent => NextState::Dead,
@@ -119,14 +127,23 @@ mod tests {
         let p = policy();
         assert_eq!(p.classify_status(204, None), AttemptResult::Delivered);
         for s in [408, 429, 500, 502, 503] {
-            assert!(matches!(p.classify_status(s, None), AttemptResult::Retryable { .. }), "{s}");
+            assert!(
+                matches!(p.classify_status(s, None), AttemptResult::Retryable { .. }),
+                "{s}"
+            );
         }
         for s in [301, 400, 401, 404, 410, 422] {
             assert_eq!(p.classify_status(s, None), AttemptResult::Permanent, "{s}");
         }
-        let custom = RetryPolicy { permanent_statuses: Some(vec![410]), ..policy() };
+        let custom = RetryPolicy {
+            permanent_statuses: Some(vec![410]),
+            ..policy()
+        };
         assert_eq!(custom.classify_status(410, None), AttemptResult::Permanent);
-        assert!(matches!(custom.classify_status(404, None), AttemptResult::Retryable { .. }));
+        assert!(matches!(
+            custom.classify_status(404, None),
+            AttemptResult::Retryable { .. }
+        ));
     }
 
     #[test]
@@ -158,15 +175,24 @@ mod tests {
         assert_eq!(p.next(5, 0, 0, &retry), NextState::Dead, "max attempts");
         assert_eq!(p.next(1, 0, 3_600_001, &retry), NextState::Dead, "max age");
         assert_eq!(p.next(1, 0, 0, &AttemptResult::Permanent), NextState::Dead);
-        assert_eq!(p.next(1, 0, 0, &AttemptResult::Delivered), NextState::Delivered);
+        assert_eq!(
+            p.next(1, 0, 0, &AttemptResult::Delivered),
+            NextState::Delivered
+        );
     }
 
     #[test]
     fn retry_after_parses_seconds_and_dates() {
         let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(90)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(90))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

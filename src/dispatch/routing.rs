@@ -37,7 +37,9 @@ impl Routes {
         self.0
             .iter()
             .filter(|r| r.sources.iter().any(|s| s == source))
-            .filter(|r| r.patterns.is_empty() || r.patterns.iter().any(|p| pattern_matches(p, event_type)))
+            .filter(|r| {
+                r.patterns.is_empty() || r.patterns.iter().any(|p| pattern_matches(p, event_type))
+            })
             .map(|r| r.handler.clone())
             .collect()
     }
@@ -65,11 +67,26 @@ mod tests {
     #[test]
     fn patterns() {
         assert!(pattern_matches("*", None));
-        assert!(pattern_matches("payment_intent.*", Some("payment_intent.succeeded")));
-        assert!(!pattern_matches("payment_intent.*", Some("payment_intentional")));
-        assert!(!pattern_matches("payment_intent.*", Some("charge.succeeded")));
+        assert!(pattern_matches(
+            "payment_intent.*",
+            Some("payment_intent.succeeded")
+        ));
+        assert!(!pattern_matches(
+            "payment_intent.*",
+            Some("payment_intentional")
+        ));
+        assert!(!pattern_matches(
+            "payment_intent.*",
+            Some("charge.succeeded")
+        ));
         assert!(!pattern_matches("payment_intent.*", None));
-        assert!(pattern_matches("charge.succeeded", Some("charge.succeeded")));
-        assert!(!pattern_matches("charge.succeeded", Some("charge.succeeded.x")));
+        assert!(pattern_matches(
+            "charge.succeeded",
+            Some("charge.succeeded")
+        ));
+        assert!(!pattern_matches(
+            "charge.succeeded",
+            Some("charge.succeeded.x")
+        ));
     }
 }

@@ -34,7 +34,11 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .layer(axum::middleware::from_fn_with_state(state, require_token))
 }
 
-async fn require_token(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn require_token(
+    State(app): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -49,7 +53,9 @@ async fn require_token(State(app): State<Arc<AppState>>, req: Request, next: Nex
 
 fn store_error(app: &AppState, e: StoreError) -> ApiError {
     tracing::warn!(error = %e, "admin API store failure");
-    ApiError::Unavailable { retry_after: app.settings.retry_after }
+    ApiError::Unavailable {
+        retry_after: app.settings.retry_after,
+    }
 }
 
 fn replay_error(app: &AppState, e: ReplayError) -> ApiError {
@@ -75,7 +81,10 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-async fn list_events(State(app): State<Arc<AppState>>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+async fn list_events(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let filter = EventFilter {
         source: q.source,
@@ -84,17 +93,39 @@ async fn list_events(State(app): State<Arc<AppState>>, Query(q): Query<ListQuery
         from_ms: q.from,
         to_ms: q.to,
     };
-    let events = app.store.list_events(&filter, q.before, limit).await.map_err(|e| store_error(&app, e))?;
-    let next = (events.len() as i64 == limit).then(|| events.last().map(|e| e.id)).flatten();
+    let events = app
+        .store
+        .list_events(&filter, q.before, limit)
+        .await
+        .map_err(|e| store_error(&app, e))?;
+    let next = (events.len() as i64 == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
     Ok(Json(json!({ "events": events, "next": next })))
 }
 
-async fn event_detail(State(app): State<Arc<AppState>>, Path(id): Path<Uuid>) -> Result<Json<Value>, ApiError> {
-    let ev = app.store.event(id).await.map_err(|e| store_error(&app, e))?.ok_or(ApiError::NotFound)?;
-    let deliveries = app.store.deliveries_of(id).await.map_err(|e| store_error(&app, e))?;
+async fn event_detail(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let ev = app
+        .store
+        .event(id)
+        .await
+        .map_err(|e| store_error(&app, e))?
+        .ok_or(ApiError::NotFound)?;
+    let deliveries = app
+        .store
+        .deliveries_of(id)
+        .await
+        .map_err(|e| store_error(&app, e))?;
     let mut with_attempts = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        let attempts = app.store.attempts_of(d.id).await.map_err(|e| store_error(&app, e))?;
+        let attempts = app
+            .store
+            .attempts_of(d.id)
+            .await
+            .map_err(|e| store_error(&app, e))?;
         let mut v = serde_json::to_value(&d).unwrap_or(Value::Null);
         v["attempts_log"] = serde_json::to_value(attempts).unwrap_or(Value::Null);
         with_attempts.push(v);
@@ -157,14 +188,18 @@ async fn replay_filtered(
         from_ms: r.from,
         to_ms: r.to,
     };
-    let (events, queued) = replay::replay_matching(&app.store, &app.routes, &filter, r.handler.as_deref())
-        .await
-        .map_err(|e| replay_error(&app, e))?;
+    let (events, queued) =
+        replay::replay_matching(&app.store, &app.routes, &filter, r.handler.as_deref())
+            .await
+            .map_err(|e| replay_error(&app, e))?;
     app.dispatch_wake.notify_one();
     Ok(Json(json!({ "events": events, "queued": queued })))
 }
 
-async fn retry_dead(State(app): State<Arc<AppState>>, Query(q): Query<HandlerQuery>) -> Result<Json<Value>, ApiError> {
+async fn retry_dead(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<HandlerQuery>,
+) -> Result<Json<Value>, ApiError> {
     let retried = replay::retry_dead(&app.store, &app.routes, q.handler.as_deref())
         .await
         .map_err(|e| replay_error(&app, e))?;

@@ -119,7 +119,9 @@ pub async fn ingest(
             headers: kept.clone(),
             body_sha256,
             received_at_ms,
-            handlers: app.routes.handlers_for(&source.name, m.event_type.as_deref()),
+            handlers: app
+                .routes
+                .handlers_for(&source.name, m.event_type.as_deref()),
         })
         .collect();
 

@@ -10,17 +10,17 @@ pub mod admin;
 pub mod health;
 pub mod ingest;
 
+use crate::dispatch::routing::Routes;
 use crate::error::ApiError;
 use crate::sources::Sources;
-use crate::dispatch::routing::Routes;
 use crate::store::Store;
-use hookgate_providers::Secret;
-use tokio::sync::Notify;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
 use axum::Router;
+use hookgate_providers::Secret;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 

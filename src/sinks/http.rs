@@ -31,7 +31,12 @@ impl HttpSink {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(HttpSink { client, url: cfg.url.clone(), secret, policy })
+        Ok(HttpSink {
+            client,
+            url: cfg.url.clone(),
+            secret,
+            policy,
+        })
     }
 }
 
@@ -39,11 +44,20 @@ impl HttpSink {
 impl Sink for HttpSink {
     async fn deliver(&self, d: &ClaimedDelivery, attempt: u32) -> SinkOutcome {
         let key = idempotency_key(d);
-        let signed = match hookgate_providers::standard_webhooks::sign_headers(&self.secret, &key, SystemTime::now(), &d.body) {
+        let signed = match hookgate_providers::standard_webhooks::sign_headers(
+            &self.secret,
+            &key,
+            SystemTime::now(),
+            &d.body,
+        ) {
             Ok(h) => h,
             Err(e) => return SinkOutcome::retryable(format!("cannot sign: {e}")),
         };
-        let content_type = d.headers.get("content-type").and_then(|v| v.as_str()).unwrap_or("application/octet-stream");
+        let content_type = d
+            .headers
+            .get("content-type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("application/octet-stream");
         let mut req = self
             .client
             .post(&self.url)
@@ -68,8 +82,13 @@ impl Sink for HttpSink {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
                 let result = self.policy.classify_status(status, retry_after);
-                let error = (!(200..300).contains(&status)).then(|| format!("handler answered {status}"));
-                SinkOutcome { result, status: Some(status), error }
+                let error =
+                    (!(200..300).contains(&status)).then(|| format!("handler answered {status}"));
+                SinkOutcome {
+                    result,
+                    status: Some(status),
+                    error,
+                }
             }
             Err(e) if e.is_timeout() => SinkOutcome::retryable("timed out"),
             Err(e) if e.is_connect() => SinkOutcome::retryable("connection failed"),
@@ -79,7 +98,12 @@ impl Sink for HttpSink {
 
     async fn healthcheck(&self) -> Result<(), String> {
         // Any answer (even 404/405 to HEAD) proves the endpoint is reachable.
-        self.client.head(&self.url).send().await.map(|_| ()).map_err(|e| without_url(&e))
+        self.client
+            .head(&self.url)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| without_url(&e))
     }
 }
 

@@ -38,7 +38,11 @@ pub struct SinkOutcome {
 
 impl SinkOutcome {
     pub fn delivered(status: Option<u16>) -> Self {
-        SinkOutcome { result: AttemptResult::Delivered, status, error: None }
+        SinkOutcome {
+            result: AttemptResult::Delivered,
+            status,
+            error: None,
+        }
     }
     pub fn retryable(error: impl Into<String>) -> Self {
         SinkOutcome {

@@ -154,6 +154,20 @@ pub struct Completion {
     pub next: NextState,
 }
 
+/// Live delivery counts of one handler.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HandlerHealth {
+    pub handler: String,
+    /// Due or waiting, never attempted yet.
+    pub pending: i64,
+    /// Pending after at least one failed attempt.
+    pub retrying: i64,
+    pub dead: i64,
+    pub delivered: i64,
+    /// When the oldest undelivered (pending or retrying) delivery was created (Unix ms).
+    pub oldest_pending_created_ms: Option<i64>,
+}
+
 /// An inbox row without its body, for listings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EventSummary {
@@ -186,7 +200,16 @@ impl EventFilter {
         match self.event_type.as_deref() {
             None | Some("*") => (None, None),
             Some(t) => match t.strip_suffix('*') {
-                Some(prefix) => (None, Some(prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_") + "%")),
+                Some(prefix) => (
+                    None,
+                    Some(
+                        prefix
+                            .replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_")
+                            + "%",
+                    ),
+                ),
                 None => (Some(t), None),
             },
         }
@@ -262,8 +285,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Make `event` due again for each of `handlers` (re-opening delivered or dead
     /// deliveries, creating missing ones). Returns how many deliveries were queued.
-    async fn requeue(&self, event: Uuid, handlers: &[String], now_ms: i64)
-        -> Result<u64, StoreError>;
+    async fn requeue(
+        &self,
+        event: Uuid,
+        handlers: &[String],
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Make dead deliveries (of one handler, or all) due again with a fresh attempt budget.
     async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError>;
@@ -275,6 +302,9 @@ pub trait Store: Send + Sync + 'static {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError>;
+
+    /// Live counts per handler (handlers with no deliveries are absent).
+    async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError>;
 
     /// Every recorded attempt of one delivery, in order.
     async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError>;

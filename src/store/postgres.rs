@@ -8,8 +8,9 @@
 
 use super::group_commit::{BatchWriter, GroupCommit};
 use super::{
-    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, EventFilter, EventSummary, NewEvent,
-    NextState, RecordOutcome, Store, StoreError, StoredDelivery, StoredEvent,
+    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, EventFilter, EventSummary,
+    HandlerHealth, NewEvent, NextState, RecordOutcome, Store, StoreError, StoredDelivery,
+    StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -175,7 +176,8 @@ fn event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
-const DELIVERY_COLUMNS: &str = "id, event, handler, state, attempts, next_attempt_at, last_status, \
+const DELIVERY_COLUMNS: &str =
+    "id, event, handler, state, attempts, next_attempt_at, last_status, \
      last_error, created_at, updated_at";
 
 fn delivery_from_row(r: &PgRow) -> Result<StoredDelivery, StoreError> {
@@ -337,7 +339,12 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn requeue(&self, event: Uuid, handlers: &[String], now_ms: i64) -> Result<u64, StoreError> {
+    async fn requeue(
+        &self,
+        event: Uuid,
+        handlers: &[String],
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         let ids: Vec<Uuid> = handlers.iter().map(|_| Uuid::now_v7()).collect();
         let done = sqlx::query(
             "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) \
@@ -386,7 +393,9 @@ impl Store for PostgresStore {
             qb.push(" AND event_type = ").push_bind(t.to_string());
         }
         if let Some(p) = prefix {
-            qb.push(" AND event_type LIKE ").push_bind(p).push(" ESCAPE '\\'");
+            qb.push(" AND event_type LIKE ")
+                .push_bind(p)
+                .push(" ESCAPE '\\'");
         }
         if let Some(e) = &filter.event_id {
             qb.push(" AND event_id = ").push_bind(e.clone());
@@ -403,6 +412,30 @@ impl Store for PostgresStore {
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError> {
+        let rows = sqlx::query("SELECT handler, \
+             SUM(CASE WHEN state = 'pending' AND attempts = 0 THEN 1 ELSE 0 END)::bigint AS pending, \
+             SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END)::bigint AS retrying, \
+             SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END)::bigint AS dead, \
+             SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END)::bigint AS delivered, \
+             MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest \
+             FROM deliveries GROUP BY handler ORDER BY handler")
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HandlerHealth {
+                    handler: r.try_get("handler")?,
+                    pending: r.try_get("pending")?,
+                    retrying: r.try_get("retrying")?,
+                    dead: r.try_get("dead")?,
+                    delivered: r.try_get("delivered")?,
+                    oldest_pending_created_ms: r.try_get("oldest")?,
+                })
+            })
+            .collect()
     }
 
     async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {

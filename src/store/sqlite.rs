@@ -8,8 +8,9 @@
 
 use super::group_commit::{BatchWriter, GroupCommit};
 use super::{
-    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, EventFilter, EventSummary, NewEvent,
-    NextState, RecordOutcome, Store, StoreError, StoredDelivery, StoredEvent,
+    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, EventFilter, EventSummary,
+    HandlerHealth, NewEvent, NextState, RecordOutcome, Store, StoreError, StoredDelivery,
+    StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -247,14 +248,20 @@ impl Store for SqliteStore {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.claim_due_impl(handler, limit, now_ms, lease_until_ms).await
+        self.claim_due_impl(handler, limit, now_ms, lease_until_ms)
+            .await
     }
 
     async fn complete(&self, c: &Completion) -> Result<bool, StoreError> {
         self.complete_impl(c).await
     }
 
-    async fn requeue(&self, event: Uuid, handlers: &[String], now_ms: i64) -> Result<u64, StoreError> {
+    async fn requeue(
+        &self,
+        event: Uuid,
+        handlers: &[String],
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         self.requeue_impl(event, handlers, now_ms).await
     }
 
@@ -269,6 +276,32 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
         self.list_events_impl(filter, before, limit).await
+    }
+
+    async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT handler, \
+             SUM(CASE WHEN state = 'pending' AND attempts = 0 THEN 1 ELSE 0 END) AS pending, \
+             SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END) AS retrying, \
+             SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS dead, \
+             SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END) AS delivered, \
+             MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest \
+             FROM deliveries GROUP BY handler ORDER BY handler",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HandlerHealth {
+                    handler: r.try_get("handler")?,
+                    pending: r.try_get("pending")?,
+                    retrying: r.try_get("retrying")?,
+                    dead: r.try_get("dead")?,
+                    delivered: r.try_get("delivered")?,
+                    oldest_pending_created_ms: r.try_get("oldest")?,
+                })
+            })
+            .collect()
     }
 
     async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {
@@ -295,7 +328,8 @@ impl Store for SqliteStore {
     }
 }
 
-const DELIVERY_COLUMNS: &str = "id, event, handler, state, attempts, next_attempt_at, last_status, \
+const DELIVERY_COLUMNS: &str =
+    "id, event, handler, state, attempts, next_attempt_at, last_status, \
      last_error, created_at, updated_at";
 
 fn delivery_from_row(r: &SqliteRow) -> Result<StoredDelivery, StoreError> {
@@ -329,7 +363,10 @@ fn summary_from_row(r: &SqliteRow) -> Result<EventSummary, StoreError> {
 }
 
 impl SqliteStore {
-    pub(crate) async fn deliveries_of_impl(&self, event: Uuid) -> Result<Vec<StoredDelivery>, StoreError> {
+    pub(crate) async fn deliveries_of_impl(
+        &self,
+        event: Uuid,
+    ) -> Result<Vec<StoredDelivery>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event = ?1 ORDER BY handler"
         ))
@@ -435,7 +472,12 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub(crate) async fn requeue_impl(&self, event: Uuid, handlers: &[String], now_ms: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn requeue_impl(
+        &self,
+        event: Uuid,
+        handlers: &[String],
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut n = 0;
         for h in handlers {
@@ -458,7 +500,11 @@ impl SqliteStore {
         Ok(n)
     }
 
-    pub(crate) async fn retry_dead_impl(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn retry_dead_impl(
+        &self,
+        handler: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, created_at = ?1, \
              updated_at = ?1, lease_until = NULL, lease_token = NULL \
@@ -488,7 +534,9 @@ impl SqliteStore {
             qb.push(" AND event_type = ").push_bind(t.to_string());
         }
         if let Some(p) = prefix {
-            qb.push(" AND event_type LIKE ").push_bind(p).push(" ESCAPE '\\'");
+            qb.push(" AND event_type LIKE ")
+                .push_bind(p)
+                .push(" ESCAPE '\\'");
         }
         if let Some(e) = &filter.event_id {
             qb.push(" AND event_id = ").push_bind(e.clone());
@@ -507,7 +555,10 @@ impl SqliteStore {
         rows.iter().map(summary_from_row).collect()
     }
 
-    pub(crate) async fn attempts_of_impl(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {
+    pub(crate) async fn attempts_of_impl(
+        &self,
+        delivery: Uuid,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT attempt, started_at, duration_ms, status, error, outcome FROM delivery_attempts \
              WHERE delivery = ?1 ORDER BY id",

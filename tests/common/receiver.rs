@@ -32,6 +32,9 @@ struct Behaviour {
     default_status: u16,
     delay: Duration,
     received: Vec<Received>,
+    /// Keys of requests that were answered 2xx after the delay (a request whose connection
+    /// was cut while the handler worked is received, not completed).
+    completed: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -48,8 +51,13 @@ impl Receiver {
 
     pub async fn start_on(listener: tokio::net::TcpListener) -> Receiver {
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(Behaviour { default_status: 200, ..Default::default() }));
-        let app = axum::Router::new().route("/hook", axum::routing::post(handle)).with_state(state.clone());
+        let state = Arc::new(Mutex::new(Behaviour {
+            default_status: 200,
+            ..Default::default()
+        }));
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(handle))
+            .with_state(state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -77,6 +85,10 @@ impl Receiver {
         self.state.lock().unwrap().received.clone()
     }
 
+    pub fn completed(&self) -> Vec<String> {
+        self.state.lock().unwrap().completed.clone()
+    }
+
     /// Wait until at least `n` requests arrived.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
         let deadline = std::time::Instant::now() + within;
@@ -85,24 +97,45 @@ impl Receiver {
             if got.len() >= n {
                 return got;
             }
-            assert!(std::time::Instant::now() < deadline, "expected {n} deliveries, got {}: {got:?}", got.len());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} deliveries, got {}: {got:?}",
+                got.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
 
-async fn handle(State(state): State<Arc<Mutex<Behaviour>>>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+async fn handle(
+    State(state): State<Arc<Mutex<Behaviour>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let provider = hookgate_providers::build("standard-webhooks", &Default::default()).unwrap();
-    let req = Request { method: "POST", url: "http://x/hook", headers: &headers, body: &body };
+    let req = Request {
+        method: "POST",
+        url: "http://x/hook",
+        headers: &headers,
+        body: &body,
+    };
     let secrets = Secrets::new(vec![Secret::new(HANDLER_SECRET.as_bytes().to_vec())]);
     let signature_ok = provider.verify(&req, &secrets, SystemTime::now()).is_ok()
         && header("webhook-id") == header("idempotency-key");
+    let key = header("idempotency-key").unwrap_or_default();
     let (status, retry_after, delay) = {
         let mut s = state.lock().unwrap();
         s.received.push(Received {
-            key: header("idempotency-key").unwrap_or_default(),
-            attempt: header("hookgate-attempt").and_then(|a| a.parse().ok()).unwrap_or(0),
+            key: key.clone(),
+            attempt: header("hookgate-attempt")
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0),
             event_type: header("hookgate-event-type"),
             body: body.to_vec(),
             signature_ok,
@@ -114,6 +147,9 @@ async fn handle(State(state): State<Arc<Mutex<Behaviour>>>, headers: HeaderMap, 
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    if (200..300).contains(&status) {
+        state.lock().unwrap().completed.push(key);
+    }
     let mut h = HeaderMap::new();
     if let Some(ra) = retry_after {
         h.insert("retry-after", ra.parse().unwrap());
@@ -122,12 +158,23 @@ async fn handle(State(state): State<Arc<Mutex<Behaviour>>>, headers: HeaderMap, 
 }
 
 /// A `[handlers.NAME]` section (with a fast retry schedule) plus a fast `[dispatch]`.
-pub fn handler_section(dir: &std::path::Path, name: &str, url: &str, sources: &str, extra: &str) -> String {
+pub fn handler_section(
+    dir: &std::path::Path,
+    name: &str,
+    url: &str,
+    sources: &str,
+    extra: &str,
+) -> String {
     let secret = dir.join(format!("handler_{name}"));
     std::fs::write(&secret, HANDLER_SECRET).unwrap();
     // Fast defaults for whatever `extra` does not set itself.
     let mut defaults = String::new();
-    for (key, value) in [("timeout", "\"500ms\""), ("backoff_base", "\"10ms\""), ("backoff_cap", "\"40ms\""), ("max_attempts", "5")] {
+    for (key, value) in [
+        ("timeout", "\"500ms\""),
+        ("backoff_base", "\"10ms\""),
+        ("backoff_cap", "\"40ms\""),
+        ("max_attempts", "5"),
+    ] {
         if !extra.contains(&format!("{key} =")) {
             defaults.push_str(&format!("{key} = {value}\n"));
         }
