@@ -137,6 +137,7 @@ async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<i32> {
         event_id: None,
         from_ms: args.since.map(|d| now - d.as_millis() as i64),
         to_ms: args.until.map(|d| now - d.as_millis() as i64),
+        status: None,
     };
     let (events, queued) =
         crate::replay::replay_matching(&store, &routes, &filter, args.handler.as_deref()).await?;

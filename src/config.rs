@@ -42,6 +42,8 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     #[serde(default)]
     pub handlers: BTreeMap<String, HandlerConfig>,
+    #[serde(default)]
+    pub stats: StatsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +128,23 @@ impl Default for StoreConfig {
 pub struct AdminConfig {
     /// Bearer token for `/api/…`; the admin API is disabled when absent.
     pub token: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// How often this replica's in-memory counters are added to the store's per-minute
+    /// stats. Counts not yet flushed are shown by this replica's API but lost on a crash.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            flush_interval: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
@@ -404,6 +423,9 @@ impl Config {
                 "store.max_batch, store.queue_depth and store.pool_size must be greater than 0"
                     .into(),
             );
+        }
+        if self.stats.flush_interval < Duration::from_millis(100) {
+            problems.push("stats.flush_interval must be at least 100ms".into());
         }
         if self.sources.is_empty() {
             warnings.push("no sources are configured: every webhook will get 404".into());

@@ -10,8 +10,9 @@
 //! Module map: [`config`] (TOML + env, validation), [`sources`] (runtime registry),
 //! [`error`] (problem+json), [`http`] (routes, admin API), [`store`] (inbox/outbox, SQLite and
 //! Postgres), [`dispatch`] (leases, retries, routing), [`sinks`] (http, redis_stream),
-//! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`server`]
-//! (lifecycle), [`cli`] and [`send`] (the command line), [`telemetry`] (logging).
+//! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`stats`]
+//! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`] and [`send`]
+//! (the command line), [`telemetry`] (logging).
 
 pub mod cli;
 pub mod config;
@@ -24,5 +25,6 @@ pub mod send;
 pub mod server;
 pub mod sinks;
 pub mod sources;
+pub mod stats;
 pub mod store;
 pub mod telemetry;

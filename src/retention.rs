@@ -1,4 +1,5 @@
-//! Retention: inbox rows older than the dedupe window are purged in small batches.
+//! Retention: inbox rows older than the dedupe window are purged in small batches, and
+//! per-minute stats older than [`crate::stats::RETENTION`] are dropped.
 //!
 //! Small batches keep each delete transaction short so ingest never waits long behind it.
 //! Rows with a pending delivery are kept until the delivery settles (the store's query
@@ -44,6 +45,10 @@ pub fn spawn(
             }
             if total > 0 {
                 tracing::info!(rows = total, "purged inbox rows past the dedupe window");
+            }
+            let stats_cutoff = now_ms() - crate::stats::RETENTION.as_millis() as i64;
+            if let Err(e) = store.purge_stats(stats_cutoff).await {
+                tracing::warn!(error = %e, "purging old stats failed; will retry");
             }
         }
     });

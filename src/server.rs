@@ -6,6 +6,7 @@
 use crate::config::{Config, Resolved};
 use crate::dispatch::{routing::Routes, Dispatcher};
 use crate::http::{router, AppState, EdgeSettings};
+use crate::stats::Stats;
 use crate::store::{self, Store};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tokio::task::JoinHandle;
 pub struct Server {
     addr: SocketAddr,
     store: Arc<dyn Store>,
+    stats: Arc<Stats>,
     shutdown: watch::Sender<bool>,
     serve: JoinHandle<std::io::Result<()>>,
 }
@@ -36,17 +38,20 @@ impl Server {
             format!("cannot open the store at {}", redact_url(&config.store.url))
         })?;
         let dispatch_wake = Arc::new(Notify::new());
+        let stats = Arc::new(Stats::new());
         let dispatcher = Dispatcher::from_config(
             &config,
             &handler_secrets,
             store.clone(),
             dispatch_wake.clone(),
+            stats.clone(),
         )?;
         let state = Arc::new(AppState {
             sources,
             routes: Routes::from_config(&config.handlers),
             dispatch_wake,
             admin_token,
+            stats: stats.clone(),
             store: store.clone(),
             settings: EdgeSettings {
                 max_body_bytes: config.server.max_body_bytes,
@@ -71,8 +76,15 @@ impl Server {
 
         let dispatch =
             tokio::spawn(dispatcher.run(shutdown.subscribe(), config.server.shutdown_grace));
+        let flusher = crate::stats::spawn_flusher(
+            stats.clone(),
+            store.clone(),
+            config.stats.flush_interval,
+            shutdown.subscribe(),
+        );
 
         let app = router(state);
+        let (final_stats, final_store) = (stats.clone(), store.clone());
         let serve = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -80,12 +92,18 @@ impl Server {
                 })
                 .await;
             let _ = dispatch.await;
+            let _ = flusher.await;
+            // Last flush, after the last request and the last delivery were counted.
+            if let Err(e) = final_stats.flush(final_store.as_ref()).await {
+                tracing::warn!(error = %e, "could not flush stats on shutdown; the last counts are lost");
+            }
             served
         });
         tracing::info!(%addr, store = store.engine(), "hookgate listening");
         Ok(Server {
             addr,
             store,
+            stats,
             shutdown,
             serve,
         })
@@ -97,6 +115,16 @@ impl Server {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// Move this server's counted stats to the store now (tests; the server also flushes
+    /// every `stats.flush_interval` and on shutdown).
+    pub async fn flush_stats(&self) -> anyhow::Result<usize> {
+        Ok(self.stats.flush(self.store.as_ref()).await?)
     }
 
     /// Stop accepting connections and wait for in-flight requests to finish.

@@ -6,7 +6,10 @@ mod common;
 use bytes::Bytes;
 use common::PgSchema;
 use hookgate::config::StoreConfig;
-use hookgate::store::{self, Completion, EventFilter, NewEvent, NextState, RecordOutcome, Store};
+use hookgate::store::{
+    self, Completion, DeliveryCounts, EventFilter, EventStatus, NewEvent, NextState,
+    RecordOutcome, StatsRow, Store,
+};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -226,13 +229,13 @@ async fn claims_are_leased_and_completions_need_the_lease(s: Arc<dyn Store>) {
         .is_empty());
 
     assert!(s
-        .complete(&completion(d, NextState::RetryAt { at_ms: now }))
+        .complete(&[completion(d, NextState::RetryAt { at_ms: now })])
         .await
-        .unwrap());
+        .unwrap()[0]);
     assert!(
-        !s.complete(&completion(d, NextState::Delivered))
+        !s.complete(&[completion(d, NextState::Delivered)])
             .await
-            .unwrap(),
+            .unwrap()[0],
         "the lease is gone after completing"
     );
     let again = s
@@ -244,7 +247,7 @@ async fn claims_are_leased_and_completions_need_the_lease(s: Arc<dyn Store>) {
     let mut ok = completion(&again[0], NextState::Delivered);
     ok.status = Some(200);
     ok.error = None;
-    assert!(s.complete(&ok).await.unwrap());
+    assert!(s.complete(&[ok]).await.unwrap()[0]);
     let log = s.attempts_of(d.id).await.unwrap();
     assert_eq!(
         log.iter()
@@ -270,13 +273,13 @@ async fn an_expired_lease_means_redelivery_and_the_old_holder_loses(s: Arc<dyn S
     assert_eq!(first.id, second.id);
     assert_ne!(first.lease_token, second.lease_token);
     assert!(!s
-        .complete(&completion(&first, NextState::Delivered))
+        .complete(&[completion(&first, NextState::Delivered)])
         .await
-        .unwrap());
+        .unwrap()[0]);
     assert!(s
-        .complete(&completion(&second, NextState::Delivered))
+        .complete(&[completion(&second, NextState::Delivered)])
         .await
-        .unwrap());
+        .unwrap()[0]);
 }
 
 async fn dead_deliveries_can_be_retried_and_events_requeued(s: Arc<dyn Store>) {
@@ -289,7 +292,7 @@ async fn dead_deliveries_can_be_retried_and_events_requeued(s: Arc<dyn Store>) {
         .await
         .unwrap()
         .remove(0);
-    s.complete(&completion(&d, NextState::Dead)).await.unwrap();
+    assert!(s.complete(&[completion(&d, NextState::Dead)]).await.unwrap()[0]);
     let health = s.delivery_health().await.unwrap();
     assert_eq!((health[0].dead, health[0].pending), (1, 0));
     assert_eq!(s.retry_dead(Some("other"), now).await.unwrap(), 0);
@@ -302,7 +305,7 @@ async fn dead_deliveries_can_be_retried_and_events_requeued(s: Arc<dyn Store>) {
     assert_eq!(d.attempts, 0, "a fresh attempt budget");
     let mut ok = completion(&d, NextState::Delivered);
     ok.status = Some(200);
-    s.complete(&ok).await.unwrap();
+    assert!(s.complete(&[ok]).await.unwrap()[0]);
 
     // Replay to the same handler and to one added since.
     assert_eq!(
@@ -401,6 +404,145 @@ async fn events_are_listed_newest_first_with_filters_and_a_cursor(s: Arc<dyn Sto
     assert_eq!(s.list_events(&f, None, 10).await.unwrap()[0].source, "a");
 }
 
+async fn events_can_be_listed_by_status_with_their_delivery_counts(s: Arc<dyn Store>) {
+    let quiet = event("st", "quiet", "x", &[]);
+    let repeated = event("st", "repeated", "x", &["h"]);
+    let dead = event("st", "dead", "x", &["h"]);
+    s.record(vec![quiet, repeated, dead]).await.unwrap();
+    record_one(&s, event("st", "repeated", "other body", &["h"])).await;
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    for d in &claimed {
+        let next = if d.event.event_id == "dead" {
+            NextState::Dead
+        } else {
+            NextState::Delivered
+        };
+        assert!(s.complete(&[completion(d, next)]).await.unwrap()[0]);
+    }
+    let ids = |status: EventStatus| {
+        let s = s.clone();
+        async move {
+            let f = EventFilter {
+                status: Some(status),
+                ..Default::default()
+            };
+            let mut got: Vec<String> = s
+                .list_events(&f, None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event_id)
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    assert_eq!(ids(EventStatus::Duplicated).await, ["repeated"]);
+    assert_eq!(ids(EventStatus::Mismatched).await, ["repeated"]);
+    assert_eq!(ids(EventStatus::Dead).await, ["dead"]);
+    assert_eq!(ids(EventStatus::Delivered).await, ["repeated"]);
+    assert!(ids(EventStatus::Pending).await.is_empty());
+    let repeated = s.find_event("st", "repeated").await.unwrap().unwrap();
+    s.requeue(repeated.id, &["h".into()], store::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(ids(EventStatus::Pending).await, ["repeated"]);
+
+    let all = s
+        .list_events(&EventFilter::default(), None, 100)
+        .await
+        .unwrap();
+    let dead_row = all.iter().find(|e| e.event_id == "dead").unwrap();
+    assert_eq!(
+        dead_row.deliveries,
+        Some(DeliveryCounts {
+            dead: 1,
+            ..Default::default()
+        })
+    );
+    let quiet_row = all.iter().find(|e| e.event_id == "quiet").unwrap();
+    assert_eq!(quiet_row.deliveries, Some(DeliveryCounts::default()));
+}
+
+fn stat(minute_ms: i64, scope: &str, name: &str, counter: &str, value: i64) -> StatsRow {
+    StatsRow {
+        minute_ms,
+        scope: scope.into(),
+        name: name.into(),
+        counter: counter.into(),
+        value,
+    }
+}
+
+async fn stats_add_up_across_flushes_and_are_summed_per_bucket(s: Arc<dyn Store>) {
+    // Two minutes of one two-minute bucket, then the next minute.
+    let m0 = 14_000_000 * 120_000;
+    let flush = |accepted: i64| {
+        vec![
+            stat(m0, "source", "stripe", "accepted", accepted),
+            stat(m0, "source", "stripe", "rejected.stale_timestamp", 1),
+            stat(m0 + 60_000, "source", "stripe", "accepted", 1),
+            stat(m0 + 120_000, "source", "stripe", "accepted", 5),
+            stat(m0, "handler", "billing", "delivered", 2),
+        ]
+    };
+    // Two replicas flush the same minutes: the figures add up.
+    s.add_stats(&flush(3)).await.unwrap();
+    s.add_stats(&flush(4)).await.unwrap();
+    s.add_stats(&[]).await.unwrap();
+
+    let mut per_minute = s.stats_between(m0, m0 + 120_000, 60_000).await.unwrap();
+    per_minute.sort();
+    assert_eq!(
+        per_minute,
+        [
+            stat(m0, "handler", "billing", "delivered", 4),
+            stat(m0, "source", "stripe", "accepted", 7),
+            stat(m0, "source", "stripe", "rejected.stale_timestamp", 2),
+            stat(m0 + 60_000, "source", "stripe", "accepted", 2),
+        ]
+    );
+    let mut bucketed = s.stats_between(m0, m0 + 240_000, 120_000).await.unwrap();
+    bucketed.sort();
+    assert_eq!(
+        bucketed,
+        [
+            stat(m0, "handler", "billing", "delivered", 4),
+            stat(m0, "source", "stripe", "accepted", 9),
+            stat(m0, "source", "stripe", "rejected.stale_timestamp", 2),
+            stat(m0 + 120_000, "source", "stripe", "accepted", 10),
+        ]
+    );
+
+    // Concurrent flushes of the same keys neither deadlock nor lose counts.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let rows: Vec<StatsRow> = (0..50)
+                .map(|i| stat(m0, "source", &format!("s{i:02}"), "requests", 1))
+                .collect();
+            s.add_stats(&rows).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rows = s.stats_between(m0, m0 + 60_000, 60_000).await.unwrap();
+    let requests: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.counter == "requests")
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(requests, vec![8; 50]);
+
+    assert_eq!(s.purge_stats(m0 + 60_000).await.unwrap(), 53);
+    let left = s.stats_between(0, i64::MAX, 60_000).await.unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig {
@@ -449,4 +591,6 @@ contract!(
     an_expired_lease_means_redelivery_and_the_old_holder_loses,
     dead_deliveries_can_be_retried_and_events_requeued,
     events_are_listed_newest_first_with_filters_and_a_cursor,
+    events_can_be_listed_by_status_with_their_delivery_counts,
+    stats_add_up_across_flushes_and_are_summed_per_bucket,
 );

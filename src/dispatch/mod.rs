@@ -16,13 +16,14 @@ pub mod routing;
 
 use crate::config::{Config, DispatchConfig};
 use crate::sinks::{self, Sink, SinkOutcome};
+use crate::stats::Stats;
 use crate::store::{now_ms, ClaimedDelivery, Completion, Store};
 use hookgate_providers::Secret;
-use retry::{AttemptResult, RetryPolicy};
+use retry::RetryPolicy;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// One handler as the dispatcher drives it.
@@ -31,6 +32,7 @@ pub struct HandlerRuntime {
     pub sink: Arc<dyn Sink>,
     pub policy: RetryPolicy,
     pub timeout: Duration,
+    concurrency: usize,
     permits: Arc<Semaphore>,
 }
 
@@ -39,7 +41,13 @@ pub struct Dispatcher {
     handlers: Vec<Arc<HandlerRuntime>>,
     wake: Arc<Notify>,
     cfg: DispatchConfig,
+    stats: Arc<Stats>,
+    completions: mpsc::Sender<Completion>,
+    completions_rx: mpsc::Receiver<Completion>,
 }
+
+/// Most completions written in one transaction.
+const COMPLETION_BATCH: usize = 256;
 
 impl Dispatcher {
     /// Build the handlers' sinks from validated config.
@@ -48,7 +56,9 @@ impl Dispatcher {
         handler_secrets: &BTreeMap<String, Secret>,
         store: Arc<dyn Store>,
         wake: Arc<Notify>,
+        stats: Arc<Stats>,
     ) -> anyhow::Result<Self> {
+        let (completions, completions_rx) = mpsc::channel(4096);
         let mut handlers = Vec::new();
         for (name, h) in &config.handlers {
             let policy = RetryPolicy::from_config(h);
@@ -58,6 +68,7 @@ impl Dispatcher {
                 sink,
                 policy,
                 timeout: h.timeout,
+                concurrency: h.concurrency,
                 permits: Arc::new(Semaphore::new(h.concurrency)),
             }));
         }
@@ -66,6 +77,9 @@ impl Dispatcher {
             handlers,
             wake,
             cfg: config.dispatch.clone(),
+            stats,
+            completions,
+            completions_rx,
         })
     }
 
@@ -78,10 +92,15 @@ impl Dispatcher {
     pub async fn run_once(&self, tasks: &mut JoinSet<()>) -> usize {
         let mut started = 0;
         for h in &self.handlers {
-            let free = h.permits.available_permits().min(self.cfg.claim_batch);
-            if free == 0 {
+            // Claim in batches: with deliveries in flight, wait until a good share of the
+            // capacity is free, so one claim transaction serves many deliveries.
+            let free = h.permits.available_permits();
+            let in_flight = h.concurrency - free;
+            let worth_it = h.concurrency.min(self.cfg.claim_batch).div_ceil(2);
+            if free == 0 || (in_flight > 0 && free < worth_it) {
                 continue;
             }
+            let free = free.min(self.cfg.claim_batch);
             let now = now_ms();
             let lease_until = now + self.cfg.lease.as_millis() as i64;
             let claimed = match self
@@ -102,11 +121,11 @@ impl Dispatcher {
                 };
                 started += 1;
                 tasks.spawn(deliver_one(
-                    self.store.clone(),
                     h.clone(),
                     d,
                     permit,
-                    self.wake.clone(),
+                    self.completions.clone(),
+                    self.stats.clone(),
                 ));
             }
         }
@@ -114,10 +133,13 @@ impl Dispatcher {
     }
 
     /// Dispatch until `shutdown` turns true, then wait up to `grace` for in-flight deliveries.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>, grace: Duration) {
         if self.handlers.is_empty() {
             return;
         }
+        let (_, placeholder) = mpsc::channel(1);
+        let rx = std::mem::replace(&mut self.completions_rx, placeholder);
+        let writer = tokio::spawn(write_completions(self.store.clone(), rx, self.wake.clone()));
         let mut tasks = JoinSet::new();
         loop {
             while tasks.try_join_next().is_some() {}
@@ -147,15 +169,39 @@ impl Dispatcher {
                 tracing::warn!("in-flight deliveries did not finish in time; their leases will lapse and they will be redelivered");
             }
         }
+        // Every sender is gone once the tasks are: the writer drains what is left and stops.
+        tasks.abort_all();
+        drop(self);
+        let _ = writer.await;
+    }
+}
+
+/// Write completions in batches: one transaction (one fsync on SQLite) for every completion
+/// that finished meanwhile. A failed write loses nothing: the leases lapse and the
+/// deliveries are made again.
+async fn write_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>, wake: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(COMPLETION_BATCH);
+    while rx.recv_many(&mut batch, COMPLETION_BATCH).await > 0 {
+        match store.complete(&batch).await {
+            Ok(applied) => {
+                let lost = applied.iter().filter(|a| !**a).count();
+                if lost > 0 {
+                    tracing::info!(lost, "leases lapsed before completion; other dispatchers own those deliveries");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, deliveries = batch.len(), "could not record attempts; the leases will lapse and the deliveries will be retried"),
+        }
+        batch.clear();
+        wake.notify_one();
     }
 }
 
 async fn deliver_one(
-    store: Arc<dyn Store>,
     h: Arc<HandlerRuntime>,
     d: ClaimedDelivery,
     permit: OwnedSemaphorePermit,
-    wake: Arc<Notify>,
+    completions: mpsc::Sender<Completion>,
+    stats: Arc<Stats>,
 ) {
     let attempt = (d.attempts + 1).max(1) as u32;
     let started_at_ms = now_ms();
@@ -165,15 +211,14 @@ async fn deliver_one(
         Err(_) => SinkOutcome::retryable("timed out"),
     };
     let duration_ms = clock.elapsed().as_millis() as i64;
-    let next = h
-        .policy
-        .next(attempt, d.created_at_ms, now_ms(), &outcome.result);
-    let delivered = matches!(outcome.result, AttemptResult::Delivered);
+    let next = h.policy.next(attempt, d.created_at_ms, now_ms(), &outcome.result);
     tracing::info!(
         handler = %h.name, source = %d.event.source, event_id = %d.event.event_id,
         attempt, status = outcome.status, outcome = next.label(), error = outcome.error.as_deref(),
         duration_ms, "delivery attempt"
     );
+    stats.attempt(&h.name, &next, duration_ms, d.created_at_ms);
+    drop(permit);
     let completion = Completion {
         delivery: d.id,
         lease_token: d.lease_token,
@@ -183,15 +228,7 @@ async fn deliver_one(
         error: outcome.error,
         next,
     };
-    match store.complete(&completion).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(handler = %h.name, delivered, "lease was lost before completion; another dispatcher owns the delivery")
-        }
-        Err(e) => {
-            tracing::warn!(handler = %h.name, error = %e, "could not record the attempt; the lease will lapse and the delivery will be retried")
-        }
+    if completions.send(completion).await.is_err() {
+        tracing::warn!(handler = %h.name, "dispatcher stopped before the attempt was recorded; the lease will lapse");
     }
-    drop(permit);
-    wake.notify_one();
 }

@@ -44,6 +44,11 @@ impl Routes {
             .collect()
     }
 
+    /// Every configured handler's name, in name order.
+    pub fn handler_names(&self) -> Vec<String> {
+        self.0.iter().map(|r| r.handler.clone()).collect()
+    }
+
     pub fn contains(&self, handler: &str) -> bool {
         self.0.iter().any(|r| r.handler == handler)
     }

@@ -3,15 +3,19 @@
 //! The token is compared in constant time; without a configured token the API answers 401
 //! to everything. Bodies are returned base64-encoded (they are raw bytes), plus as text when
 //! they are UTF-8. Secrets never appear: only kept headers are stored in the first place.
+//! Its OpenAPI description (`openapi.json`, beside this file) is served without a token at
+//! `GET /api/openapi.json`; a test checks that it names every route.
 
 use super::AppState;
 use crate::error::ApiError;
 use crate::replay::{self, ReplayError};
-use crate::store::{EventFilter, StoreError};
+use crate::stats::report::{self, ReportInput, StatsReport, StatsWindow};
+use crate::store::{now_ms, EventFilter, EventStatus, StoreError};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -24,14 +28,74 @@ use uuid::Uuid;
 /// Largest page of events one call returns.
 pub const MAX_PAGE: i64 = 500;
 
+/// The OpenAPI 3 description of this API.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
+        .route("/stats", get(stats))
         .route("/events", get(list_events))
         .route("/events/{id}", get(event_detail))
         .route("/events/{id}/replay", post(replay_one))
         .route("/replay", post(replay_filtered))
         .route("/deliveries/retry-dead", post(retry_dead))
         .layer(axum::middleware::from_fn_with_state(state, require_token))
+        // Added after the layer: the description of the API is public, its data is not.
+        .route("/openapi.json", get(openapi))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+/// Query strings that do not parse are problem+json 400s like every other client error.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatsQuery {
+    /// `1h` (default), `24h` or `7d`.
+    window: Option<String>,
+}
+
+async fn stats(
+    State(app): State<Arc<AppState>>,
+    q: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<StatsReport>, ApiError> {
+    let q = query(q)?;
+    let window = match q.window.as_deref() {
+        None => StatsWindow::Hour,
+        Some(w) => StatsWindow::parse(w).ok_or_else(|| {
+            ApiError::BadRequest(format!("unknown window `{w}`; use 1h, 24h or 7d"))
+        })?,
+    };
+    let now = now_ms();
+    let (from, to) = window.range(now);
+    let rows = app
+        .stats
+        .window(app.store.as_ref(), from, to, window.bucket_ms())
+        .await
+        .map_err(|e| store_error(&app, e))?;
+    let health = app
+        .store
+        .delivery_health()
+        .await
+        .map_err(|e| store_error(&app, e))?;
+    let mut sources: Vec<String> = app.sources.names().map(str::to_string).collect();
+    sources.sort_unstable();
+    let handlers = app.routes.handler_names();
+    Ok(Json(report::build(
+        &ReportInput {
+            window,
+            now_ms: now,
+            sources: &sources,
+            handlers: &handlers,
+            health: Some(&health),
+        },
+        &rows,
+    )))
 }
 
 async fn require_token(
@@ -76,6 +140,7 @@ pub struct ListQuery {
     from: Option<i64>,
     /// Unix ms, exclusive.
     to: Option<i64>,
+    status: Option<EventStatus>,
     /// Cursor: the `next` of the previous page.
     before: Option<Uuid>,
     limit: Option<i64>,
@@ -83,8 +148,9 @@ pub struct ListQuery {
 
 async fn list_events(
     State(app): State<Arc<AppState>>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let filter = EventFilter {
         source: q.source,
@@ -92,6 +158,7 @@ async fn list_events(
         event_id: q.event_id,
         from_ms: q.from,
         to_ms: q.to,
+        status: q.status,
     };
     let events = app
         .store
@@ -173,6 +240,7 @@ pub struct ReplayRequest {
     event_id: Option<String>,
     from: Option<i64>,
     to: Option<i64>,
+    status: Option<EventStatus>,
     handler: Option<String>,
 }
 
@@ -187,6 +255,7 @@ async fn replay_filtered(
         event_id: r.event_id,
         from_ms: r.from,
         to_ms: r.to,
+        status: r.status,
     };
     let (events, queued) =
         replay::replay_matching(&app.store, &app.routes, &filter, r.handler.as_deref())

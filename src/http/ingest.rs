@@ -4,9 +4,14 @@
 //! body is read under a byte limit and a deadline (413 / 408 without buffering more than the
 //! limit), the signature is checked over the raw bytes before anything parses them, and only
 //! a verified request reaches the store. The 2xx is sent after the store has committed.
+//!
+//! Every decision (accepted, duplicate, rejected with a reason, challenge) is counted once in
+//! [`crate::stats`] and logged once as an `ingest decision` line with the source, the event id
+//! when known, the outcome or reason, and the request id of the `x-request-id` header.
 
-use super::AppState;
+use super::{AppState, REQUEST_ID_HEADER};
 use crate::error::ApiError;
+use crate::stats::UNKNOWN_SOURCE;
 use crate::store::{NewEvent, RecordOutcome, StoreError};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -52,16 +57,24 @@ pub async fn ingest(
     Path(source_name): Path<String>,
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let rid = request_id.as_str();
     let Some(source) = app.sources.get(&source_name) else {
-        tracing::info!(source = %source_name, reason = "unknown_source", "rejected");
+        // The requested name is not logged as a source, nor counted under its own name:
+        // anyone can make up names, and stats keys must stay bounded.
+        tracing::info!(source = UNKNOWN_SOURCE, requested = %source_name, request_id = rid, outcome = "rejected", reason = "unknown_source", "ingest decision");
+        app.stats.rejected(UNKNOWN_SOURCE, "unknown_source");
         return Err(ApiError::UnknownSource(source_name));
     };
     let (parts, body) = req.into_parts();
     let body = read_body(body, &parts.headers, &app.settings)
         .await
-        .inspect_err(|e| {
-            tracing::info!(source = %source.name, reason = e.reason(), "rejected");
-        })?;
+        .map_err(|e| reject(&app, &source.name, rid, None, e))?;
 
     let path_and_query = parts
         .uri
@@ -85,23 +98,21 @@ pub async fn ingest(
         .provider
         .verify(&preq, &source.secrets, SystemTime::now())
     {
-        tracing::info!(source = %source.name, reason = e.reason(), "rejected");
-        return Err(e.into());
+        return Err(reject(&app, &source.name, rid, None, e.into()));
     }
     if let Some(ch) = source.provider.challenge(&preq, &source.secrets) {
-        tracing::info!(source = %source.name, "answered handshake challenge");
+        tracing::info!(source = %source.name, request_id = rid, outcome = "challenge", "ingest decision");
+        app.stats.challenge(&source.name);
         let status = StatusCode::from_u16(ch.status).unwrap_or(StatusCode::OK);
         return Ok((status, [(header::CONTENT_TYPE, ch.content_type)], ch.body).into_response());
     }
-    let metas = source.provider.events(&preq).map_err(|e| {
-        let e = ApiError::from(e);
-        tracing::info!(source = %source.name, reason = e.reason(), "rejected");
-        e
-    })?;
+    let metas = source
+        .provider
+        .events(&preq)
+        .map_err(|e| reject(&app, &source.name, rid, None, e.into()))?;
     if metas.is_empty() {
-        return Err(ApiError::MissingEventId(
-            "the body carries no events".into(),
-        ));
+        let e = ApiError::MissingEventId("the body carries no events".into());
+        return Err(reject(&app, &source.name, rid, None, e));
     }
 
     let received_at_ms = crate::store::now_ms();
@@ -129,13 +140,30 @@ pub async fn ingest(
     let outcomes =
         match tokio::time::timeout(app.settings.store_timeout, app.store.record(events)).await {
             Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(store_failure(&app, &source.name, e)),
-            Err(_) => return Err(store_failure(&app, &source.name, StoreError::Timeout)),
+            Ok(Err(e)) => return Err(store_failure(&app, &source.name, rid, e)),
+            Err(_) => return Err(store_failure(&app, &source.name, rid, StoreError::Timeout)),
         };
 
     if fans_out && outcomes.iter().any(RecordOutcome::is_accepted) {
         app.dispatch_wake.notify_one();
     }
+
+    if source.provider.on_body_mismatch() == MismatchPolicy::Reject {
+        let reused = metas.iter().zip(&outcomes).find(|(_, o)| {
+            matches!(
+                o,
+                RecordOutcome::Duplicate {
+                    body_mismatch: true,
+                    ..
+                }
+            )
+        });
+        if let Some((meta, _)) = reused {
+            let e = ApiError::IdempotencyKeyReused;
+            return Err(reject(&app, &source.name, rid, Some(&meta.id), e));
+        }
+    }
+    app.stats.recorded(&source.name, &outcomes, received_at_ms);
 
     let mut answers = Vec::with_capacity(outcomes.len());
     for (meta, outcome) in metas.iter().zip(&outcomes) {
@@ -143,18 +171,13 @@ pub async fn ingest(
             RecordOutcome::Accepted { .. } => ("accepted", false),
             RecordOutcome::Duplicate { body_mismatch, .. } => ("duplicate", *body_mismatch),
         };
-        tracing::info!(source = %source.name, event_id = %meta.id, outcome = status, body_mismatch = mismatch, "ingested");
+        tracing::info!(source = %source.name, event_id = %meta.id, request_id = rid, outcome = status, body_mismatch = mismatch, "ingest decision");
         answers.push(EventAnswer {
             status,
             id: outcome.id(),
             event_id: &meta.id,
             body_mismatch: mismatch,
         });
-    }
-    if source.provider.on_body_mismatch() == MismatchPolicy::Reject
-        && answers.iter().any(|a| a.body_mismatch)
-    {
-        return Err(ApiError::IdempotencyKeyReused);
     }
 
     let accepted = outcomes.iter().filter(|o| o.is_accepted()).count();
@@ -174,13 +197,33 @@ pub async fn ingest(
     Ok((StatusCode::OK, Json(answer)).into_response())
 }
 
-fn store_failure(app: &AppState, source: &str, e: StoreError) -> ApiError {
-    tracing::warn!(source, error = %e, "store failure; answering 503");
+/// Count and log a refused request (once, here, where the decision is made).
+fn reject(
+    app: &AppState,
+    source: &str,
+    request_id: &str,
+    event_id: Option<&str>,
+    e: ApiError,
+) -> ApiError {
+    let reason = e.reason();
+    match event_id {
+        Some(event_id) => {
+            tracing::info!(source, event_id, request_id, outcome = "rejected", reason, "ingest decision")
+        }
+        None => tracing::info!(source, request_id, outcome = "rejected", reason, "ingest decision"),
+    }
+    app.stats.rejected(source, reason);
+    e
+}
+
+fn store_failure(app: &AppState, source: &str, request_id: &str, e: StoreError) -> ApiError {
+    tracing::warn!(source, request_id, error = %e, "store failure; answering 503");
     let retry_after = app.settings.retry_after;
-    match e {
+    let e = match e {
         StoreError::Overloaded => ApiError::Overloaded { retry_after },
         _ => ApiError::Unavailable { retry_after },
-    }
+    };
+    reject(app, source, request_id, None, e)
 }
 
 /// Read the body under the byte limit and the request deadline. A declared `Content-Length`

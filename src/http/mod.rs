@@ -1,18 +1,22 @@
 //! The HTTP edge: routes, shared state, middleware, and the server lifecycle.
 //!
 //! Routes: `POST /webhooks/{source}` (ingest, see [`ingest`]), `GET /healthz`, `GET /readyz`,
-//! and the bearer-protected admin API under `/api` ([`admin`]).
+//! `GET /metrics` (Prometheus, [`metrics`]), the bearer-protected admin API under `/api`
+//! ([`admin`]) and the ops page `GET /dashboard` ([`dashboard`]).
 //! Everything a client can get wrong is answered with problem+json ([`crate::error::ApiError`]),
 //! including unknown routes (404) and wrong methods (405). Every response carries an
 //! `x-request-id` (taken from the request when present), which is also on the request's span.
 
 pub mod admin;
+pub mod dashboard;
 pub mod health;
 pub mod ingest;
+pub mod metrics;
 
 use crate::dispatch::routing::Routes;
 use crate::error::ApiError;
 use crate::sources::Sources;
+use crate::stats::Stats;
 use crate::store::Store;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
@@ -47,6 +51,8 @@ pub struct AppState {
     pub dispatch_wake: Arc<Notify>,
     /// Bearer token of the admin API; `None` disables it.
     pub admin_token: Option<Secret>,
+    /// Ingest and delivery counters (per-minute stats and Prometheus).
+    pub stats: Arc<Stats>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -60,6 +66,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/dashboard", get(dashboard::page))
         .nest("/api", admin::routes(state.clone()))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)

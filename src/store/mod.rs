@@ -178,6 +178,81 @@ pub struct EventSummary {
     pub received_at_ms: i64,
     pub duplicate_count: i64,
     pub mismatch_count: i64,
+    /// Where the event's deliveries stand (filled by [`Store::list_events`] only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<DeliveryCounts>,
+}
+
+/// How many of one event's deliveries are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryCounts {
+    /// Pending, never attempted.
+    pub pending: i64,
+    /// Pending after at least one failed attempt.
+    pub retrying: i64,
+    pub delivered: i64,
+    pub dead: i64,
+}
+
+/// The `status` filter of event listings: what happened to an event after it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Repeated at least once.
+    Duplicated,
+    /// Repeated at least once with a different body.
+    Mismatched,
+    /// Has a delivery waiting for its first attempt.
+    Pending,
+    /// Has a delivery waiting for a retry after a failed attempt.
+    Retrying,
+    /// Has a dead delivery.
+    Dead,
+    /// Has deliveries, and all of them are delivered.
+    Delivered,
+}
+
+impl EventStatus {
+    /// The SQL condition on an `inbox` row (aliased `inbox`), the same in both dialects.
+    pub(crate) fn sql_condition(self) -> &'static str {
+        match self {
+            EventStatus::Duplicated => "inbox.duplicate_count > 0",
+            EventStatus::Mismatched => "inbox.mismatch_count > 0",
+            EventStatus::Pending => {
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts = 0)"
+            }
+            EventStatus::Retrying => {
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts > 0)"
+            }
+            EventStatus::Dead => {
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state = 'dead')"
+            }
+            EventStatus::Delivered => {
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state <> 'delivered')"
+            }
+        }
+    }
+}
+
+/// The columns of an event listing: the summary plus per-state delivery counts (both dialects).
+pub(crate) const LIST_COLUMNS: &str = "inbox.id, inbox.source, inbox.event_id, inbox.event_type, \
+     inbox.received_at, inbox.duplicate_count, inbox.mismatch_count, \
+     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts = 0) AS d_pending, \
+     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts > 0) AS d_retrying, \
+     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'delivered') AS d_delivered, \
+     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'dead') AS d_dead";
+
+/// One per-minute counter row of the stats table: `value` is added to what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatsRow {
+    /// Unix ms of the minute's start (or of the bucket's start, in query results).
+    pub minute_ms: i64,
+    /// `source` or `handler` (see [`crate::stats`]).
+    pub scope: String,
+    pub name: String,
+    pub counter: String,
+    pub value: i64,
 }
 
 /// Filters for listing or replaying events; unset fields match everything.
@@ -192,6 +267,7 @@ pub struct EventFilter {
     pub from_ms: Option<i64>,
     /// Received before (Unix ms).
     pub to_ms: Option<i64>,
+    pub status: Option<EventStatus>,
 }
 
 impl EventFilter {
@@ -279,9 +355,10 @@ pub trait Store: Send + Sync + 'static {
         lease_until_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// Record an attempt and move the delivery to its next state. `false` when the lease was
-    /// lost (another dispatcher owns the delivery now); nothing is changed then.
-    async fn complete(&self, c: &Completion) -> Result<bool, StoreError>;
+    /// Record attempts and move their deliveries to their next states, all in one
+    /// transaction. Per completion, `false` when the lease was lost (another dispatcher owns
+    /// the delivery now); nothing is changed for that one then.
+    async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError>;
 
     /// Make `event` due again for each of `handlers` (re-opening delivered or dead
     /// deliveries, creating missing ones). Returns how many deliveries were queued.
@@ -315,6 +392,23 @@ pub trait Store: Send + Sync + 'static {
     /// Delete up to `limit` inbox rows received before `cutoff_ms` that have no pending
     /// delivery. Returns how many were deleted.
     async fn purge_expired(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError>;
+
+    /// Add each row's value to the stored counter of its (minute, scope, name, counter),
+    /// creating it if needed, in one transaction. Additive, so every replica flushes its own
+    /// counts and the figures add up.
+    async fn add_stats(&self, rows: &[StatsRow]) -> Result<(), StoreError>;
+
+    /// Counters of the minutes in `[from_ms, to_ms)`, summed per bucket of `bucket_ms` (a
+    /// multiple of a minute): `minute_ms` of each result row is its bucket's start.
+    async fn stats_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<StatsRow>, StoreError>;
+
+    /// Delete the counters of minutes before `cutoff_ms`. Returns how many rows were deleted.
+    async fn purge_stats(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// Open the store named by `cfg.url`, apply migrations, and start its writer.

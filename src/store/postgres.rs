@@ -8,9 +8,9 @@
 
 use super::group_commit::{BatchWriter, GroupCommit};
 use super::{
-    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, EventFilter, EventSummary,
-    HandlerHealth, NewEvent, NextState, RecordOutcome, Store, StoreError, StoredDelivery,
-    StoredEvent,
+    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
+    EventSummary, HandlerHealth, NewEvent, NextState, RecordOutcome, StatsRow, Store, StoreError,
+    StoredDelivery, StoredEvent, LIST_COLUMNS,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -204,6 +204,19 @@ fn summary_from_row(r: &PgRow) -> Result<EventSummary, StoreError> {
         received_at_ms: r.try_get("received_at")?,
         duplicate_count: r.try_get("duplicate_count")?,
         mismatch_count: r.try_get("mismatch_count")?,
+        deliveries: None,
+    })
+}
+
+fn listed_from_row(r: &PgRow) -> Result<EventSummary, StoreError> {
+    Ok(EventSummary {
+        deliveries: Some(DeliveryCounts {
+            pending: r.try_get("d_pending")?,
+            retrying: r.try_get("d_retrying")?,
+            delivered: r.try_get("d_delivered")?,
+            dead: r.try_get("d_dead")?,
+        }),
+        ..summary_from_row(r)?
     })
 }
 
@@ -309,34 +322,40 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn complete(&self, c: &Completion) -> Result<bool, StoreError> {
+    async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
         let now = super::now_ms();
-        let (state, next_at) = match c.next {
-            NextState::Delivered => ("delivered", now),
-            NextState::RetryAt { at_ms } => ("pending", at_ms),
-            NextState::Dead => ("dead", now),
-        };
-        let done = sqlx::query(
-            "WITH upd AS ( \
-               UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, \
-               lease_until = NULL, lease_token = NULL, last_status = $3, last_error = $4, updated_at = $5 \
-               WHERE id = $6 AND lease_token = $7 RETURNING id, attempts) \
-             INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-             SELECT id, attempts, $8, $9, $3, $4, $10 FROM upd",
-        )
-        .bind(state)
-        .bind(next_at)
-        .bind(c.status.map(i32::from))
-        .bind(c.error.as_deref())
-        .bind(now)
-        .bind(c.delivery)
-        .bind(c.lease_token)
-        .bind(c.started_at_ms)
-        .bind(c.duration_ms)
-        .bind(c.next.label())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.pool.begin().await?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for c in batch {
+            let (state, next_at) = match c.next {
+                NextState::Delivered => ("delivered", now),
+                NextState::RetryAt { at_ms } => ("pending", at_ms),
+                NextState::Dead => ("dead", now),
+            };
+            let done = sqlx::query(
+                "WITH upd AS ( \
+                   UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, \
+                   lease_until = NULL, lease_token = NULL, last_status = $3, last_error = $4, updated_at = $5 \
+                   WHERE id = $6 AND lease_token = $7 RETURNING id, attempts) \
+                 INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+                 SELECT id, attempts, $8, $9, $3, $4, $10 FROM upd",
+            )
+            .bind(state)
+            .bind(next_at)
+            .bind(c.status.map(i32::from))
+            .bind(c.error.as_deref())
+            .bind(now)
+            .bind(c.delivery)
+            .bind(c.lease_token)
+            .bind(c.started_at_ms)
+            .bind(c.duration_ms)
+            .bind(c.next.label())
+            .execute(&mut *tx)
+            .await?;
+            applied.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(applied)
     }
 
     async fn requeue(
@@ -382,9 +401,8 @@ impl Store for PostgresStore {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
-            "SELECT id, source, event_id, event_type, received_at, duplicate_count, mismatch_count FROM inbox WHERE TRUE",
-        );
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE TRUE"));
         if let Some(s) = &filter.source {
             qb.push(" AND source = ").push_bind(s.clone());
         }
@@ -406,12 +424,15 @@ impl Store for PostgresStore {
         if let Some(t) = filter.to_ms {
             qb.push(" AND received_at < ").push_bind(t);
         }
+        if let Some(status) = filter.status {
+            qb.push(" AND ").push(status.sql_condition());
+        }
         if let Some(b) = before {
             qb.push(" AND id < ").push_bind(b);
         }
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let rows = qb.build().fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        rows.iter().map(listed_from_row).collect()
     }
 
     async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError> {
@@ -476,6 +497,72 @@ impl Store for PostgresStore {
         .bind(limit)
         .execute(&self.pool)
         .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn add_stats(&self, rows: &[StatsRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Rows in key order, so two replicas flushing the same minute lock rows in the same
+        // order and cannot deadlock.
+        let mut sorted: Vec<&StatsRow> = rows.iter().collect();
+        sorted.sort();
+        let minutes: Vec<i64> = sorted.iter().map(|r| r.minute_ms).collect();
+        let scopes: Vec<&str> = sorted.iter().map(|r| r.scope.as_str()).collect();
+        let names: Vec<&str> = sorted.iter().map(|r| r.name.as_str()).collect();
+        let counters: Vec<&str> = sorted.iter().map(|r| r.counter.as_str()).collect();
+        let values: Vec<i64> = sorted.iter().map(|r| r.value).collect();
+        sqlx::query(
+            "INSERT INTO stats_minute (minute, scope, name, counter, value) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+             ON CONFLICT (minute, scope, name, counter) \
+             DO UPDATE SET value = stats_minute.value + excluded.value",
+        )
+        .bind(&minutes)
+        .bind(&scopes)
+        .bind(&names)
+        .bind(&counters)
+        .bind(&values)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn stats_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT (minute / $1) * $1 AS bucket, scope, name, counter, SUM(value)::bigint AS value \
+             FROM stats_minute WHERE minute >= $2 AND minute < $3 \
+             GROUP BY bucket, scope, name, counter ORDER BY bucket",
+        )
+        .bind(bucket_ms.max(1))
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatsRow {
+                    minute_ms: r.try_get("bucket")?,
+                    scope: r.try_get("scope")?,
+                    name: r.try_get("name")?,
+                    counter: r.try_get("counter")?,
+                    value: r.try_get("value")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_stats(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM stats_minute WHERE minute < $1")
+            .bind(cutoff_ms)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 }

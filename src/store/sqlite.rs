@@ -8,9 +8,9 @@
 
 use super::group_commit::{BatchWriter, GroupCommit};
 use super::{
-    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, EventFilter, EventSummary,
-    HandlerHealth, NewEvent, NextState, RecordOutcome, Store, StoreError, StoredDelivery,
-    StoredEvent,
+    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
+    EventSummary, HandlerHealth, NewEvent, NextState, RecordOutcome, StatsRow, Store, StoreError,
+    StoredDelivery, StoredEvent, LIST_COLUMNS,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -28,6 +28,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// SQLite binds at most 32766 parameters per statement; 8 per inbox row.
 const ROWS_PER_INSERT: usize = 1000;
+/// Stats rows per upsert statement (5 parameters each).
+const STATS_ROWS_PER_INSERT: usize = 2000;
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -252,8 +254,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn complete(&self, c: &Completion) -> Result<bool, StoreError> {
-        self.complete_impl(c).await
+    async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
+        self.complete_impl(batch).await
     }
 
     async fn requeue(
@@ -326,6 +328,68 @@ impl Store for SqliteStore {
         .await?;
         Ok(done.rows_affected())
     }
+
+    async fn add_stats(&self, rows: &[StatsRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in rows.chunks(STATS_ROWS_PER_INSERT) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO stats_minute (minute, scope, name, counter, value) ");
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.minute_ms)
+                    .push_bind(r.scope.as_str())
+                    .push_bind(r.name.as_str())
+                    .push_bind(r.counter.as_str())
+                    .push_bind(r.value);
+            });
+            qb.push(
+                " ON CONFLICT (minute, scope, name, counter) \
+                 DO UPDATE SET value = stats_minute.value + excluded.value",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn stats_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT (minute / ?1) * ?1 AS bucket, scope, name, counter, SUM(value) AS value \
+             FROM stats_minute WHERE minute >= ?2 AND minute < ?3 \
+             GROUP BY bucket, scope, name, counter ORDER BY bucket",
+        )
+        .bind(bucket_ms.max(1))
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatsRow {
+                    minute_ms: r.try_get("bucket")?,
+                    scope: r.try_get("scope")?,
+                    name: r.try_get("name")?,
+                    counter: r.try_get("counter")?,
+                    value: r.try_get("value")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_stats(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM stats_minute WHERE minute < ?1")
+            .bind(cutoff_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }
 
 const DELIVERY_COLUMNS: &str =
@@ -359,6 +423,19 @@ fn summary_from_row(r: &SqliteRow) -> Result<EventSummary, StoreError> {
         received_at_ms: r.try_get("received_at")?,
         duplicate_count: r.try_get("duplicate_count")?,
         mismatch_count: r.try_get("mismatch_count")?,
+        deliveries: None,
+    })
+}
+
+fn listed_from_row(r: &SqliteRow) -> Result<EventSummary, StoreError> {
+    Ok(EventSummary {
+        deliveries: Some(DeliveryCounts {
+            pending: r.try_get("d_pending")?,
+            retrying: r.try_get("d_retrying")?,
+            delivered: r.try_get("d_delivered")?,
+            dead: r.try_get("d_dead")?,
+        }),
+        ..summary_from_row(r)?
     })
 }
 
@@ -429,47 +506,51 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(crate) async fn complete_impl(&self, c: &Completion) -> Result<bool, StoreError> {
+    pub(crate) async fn complete_impl(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
         let now = super::now_ms();
-        let (state, next_at) = match c.next {
-            NextState::Delivered => ("delivered", now),
-            NextState::RetryAt { at_ms } => ("pending", at_ms),
-            NextState::Dead => ("dead", now),
-        };
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let attempt: Option<i32> = sqlx::query_scalar(
-            "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
-             lease_until = NULL, lease_token = NULL, last_status = ?3, last_error = ?4, updated_at = ?5 \
-             WHERE id = ?6 AND lease_token = ?7 RETURNING attempts",
-        )
-        .bind(state)
-        .bind(next_at)
-        .bind(c.status.map(i32::from))
-        .bind(c.error.as_deref())
-        .bind(now)
-        .bind(c.delivery.to_string())
-        .bind(c.lease_token.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(attempt) = attempt else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        sqlx::query(
-            "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(c.delivery.to_string())
-        .bind(attempt)
-        .bind(c.started_at_ms)
-        .bind(c.duration_ms)
-        .bind(c.status.map(i32::from))
-        .bind(c.error.as_deref())
-        .bind(c.next.label())
-        .execute(&mut *tx)
-        .await?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for c in batch {
+            let (state, next_at) = match c.next {
+                NextState::Delivered => ("delivered", now),
+                NextState::RetryAt { at_ms } => ("pending", at_ms),
+                NextState::Dead => ("dead", now),
+            };
+            let attempt: Option<i32> = sqlx::query_scalar(
+                "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
+                 lease_until = NULL, lease_token = NULL, last_status = ?3, last_error = ?4, updated_at = ?5 \
+                 WHERE id = ?6 AND lease_token = ?7 RETURNING attempts",
+            )
+            .bind(state)
+            .bind(next_at)
+            .bind(c.status.map(i32::from))
+            .bind(c.error.as_deref())
+            .bind(now)
+            .bind(c.delivery.to_string())
+            .bind(c.lease_token.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(attempt) = attempt else {
+                applied.push(false);
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(c.delivery.to_string())
+            .bind(attempt)
+            .bind(c.started_at_ms)
+            .bind(c.duration_ms)
+            .bind(c.status.map(i32::from))
+            .bind(c.error.as_deref())
+            .bind(c.next.label())
+            .execute(&mut *tx)
+            .await?;
+            applied.push(true);
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(applied)
     }
 
     pub(crate) async fn requeue_impl(
@@ -523,9 +604,8 @@ impl SqliteStore {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, source, event_id, event_type, received_at, duplicate_count, mismatch_count FROM inbox WHERE 1 = 1",
-        );
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE 1 = 1"));
         if let Some(s) = &filter.source {
             qb.push(" AND source = ").push_bind(s.clone());
         }
@@ -547,12 +627,15 @@ impl SqliteStore {
         if let Some(t) = filter.to_ms {
             qb.push(" AND received_at < ").push_bind(t);
         }
+        if let Some(status) = filter.status {
+            qb.push(" AND ").push(status.sql_condition());
+        }
         if let Some(b) = before {
             qb.push(" AND id < ").push_bind(b.to_string());
         }
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let rows = qb.build().fetch_all(&self.reader).await?;
-        rows.iter().map(summary_from_row).collect()
+        rows.iter().map(listed_from_row).collect()
     }
 
     pub(crate) async fn attempts_of_impl(

@@ -1,0 +1,261 @@
+//! The Prometheus side of the stats: this process's counters and histograms, rendered in the
+//! text exposition format by `GET /metrics`.
+//!
+//! The registry belongs to the app (a `PrometheusRecorder` used through
+//! `metrics::with_local_recorder`), not to a process-wide global, so several servers in one
+//! process (the tests) keep separate figures. Counters count what this replica saw since it
+//! started; sum them across replicas. The delivery gauges are read from the store at scrape
+//! time and describe the whole store, so every replica reports the same value: aggregate
+//! them with `max`, not `sum`.
+
+use super::DUPLICATE_AGE_BUCKETS;
+use crate::store::{HandlerHealth, NextState, RecordOutcome};
+use metrics::{counter, gauge, histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Metric names (the table in the README lists them with their labels).
+pub mod name {
+    pub const INGEST_REQUESTS: &str = "hookgate_ingest_requests_total";
+    pub const INGEST_EVENTS: &str = "hookgate_ingest_events_total";
+    pub const INGEST_BODY_MISMATCHES: &str = "hookgate_ingest_body_mismatches_total";
+    pub const INGEST_REJECTIONS: &str = "hookgate_ingest_rejections_total";
+    pub const DUPLICATE_AGE: &str = "hookgate_duplicate_age_seconds";
+    pub const DELIVERY_ATTEMPTS: &str = "hookgate_delivery_attempts_total";
+    pub const DELIVERIES: &str = "hookgate_deliveries_total";
+    pub const ATTEMPT_DURATION: &str = "hookgate_delivery_attempt_duration_seconds";
+    pub const DELIVERY_LAG: &str = "hookgate_delivery_lag_seconds";
+    pub const PENDING: &str = "hookgate_deliveries_pending";
+    pub const RETRYING: &str = "hookgate_deliveries_retrying";
+    pub const DEAD: &str = "hookgate_deliveries_dead";
+    pub const OLDEST_PENDING_AGE: &str = "hookgate_oldest_pending_age_seconds";
+    pub const STORE_UP: &str = "hookgate_store_up";
+}
+
+/// Histogram buckets (seconds) of attempt durations.
+const ATTEMPT_DURATION_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Histogram buckets (seconds) of the time from queued to delivered.
+const DELIVERY_LAG_BUCKETS: [f64; 10] = [
+    0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 600.0, 3600.0, 86400.0,
+];
+
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn seconds(ms: i64) -> f64 {
+    ms.max(0) as f64 / 1000.0
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        // The duplicate-age buckets are the dashboard's (<1 s … <1 d); Prometheus adds +Inf.
+        let dup_buckets: Vec<f64> = DUPLICATE_AGE_BUCKETS
+            .iter()
+            .filter(|(_, ms)| *ms != i64::MAX)
+            .map(|(_, ms)| seconds(*ms))
+            .collect();
+        let builder = PrometheusBuilder::new();
+        // Setting buckets only fails for an empty list; ours are constants.
+        let builder = builder
+            .set_buckets_for_metric(Matcher::Full(name::DUPLICATE_AGE.into()), &dup_buckets)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(name::ATTEMPT_DURATION.into()),
+                    &ATTEMPT_DURATION_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(name::DELIVERY_LAG.into()),
+                    &DELIVERY_LAG_BUCKETS,
+                )
+            })
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let m = Metrics { recorder, handle };
+        m.describe();
+        m
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder, f)
+    }
+
+    fn describe(&self) {
+        self.with(|| {
+            use metrics::{describe_counter, describe_gauge, describe_histogram};
+            describe_counter!(
+                name::INGEST_REQUESTS,
+                "Webhook requests by source and outcome (accepted: at least one new event; duplicate; rejected; challenge)."
+            );
+            describe_counter!(
+                name::INGEST_EVENTS,
+                "Events recorded by source and outcome (accepted or duplicate)."
+            );
+            describe_counter!(
+                name::INGEST_BODY_MISMATCHES,
+                "Duplicates whose body differed from the original's."
+            );
+            describe_counter!(
+                name::INGEST_REJECTIONS,
+                "Rejected webhook requests by source and reason."
+            );
+            describe_histogram!(
+                name::DUPLICATE_AGE,
+                Unit::Seconds,
+                "Time from an event's first arrival to a repeat of it."
+            );
+            describe_counter!(
+                name::DELIVERY_ATTEMPTS,
+                "Delivery attempts by handler and outcome (delivered, retry, dead)."
+            );
+            describe_counter!(
+                name::DELIVERIES,
+                "Deliveries that reached a final state, by handler and outcome (delivered, dead)."
+            );
+            describe_histogram!(
+                name::ATTEMPT_DURATION,
+                Unit::Seconds,
+                "Duration of one delivery attempt."
+            );
+            describe_histogram!(
+                name::DELIVERY_LAG,
+                Unit::Seconds,
+                "Time from a delivery being queued to it being delivered, retries included."
+            );
+            describe_gauge!(
+                name::PENDING,
+                "Deliveries waiting for their first attempt (whole store)."
+            );
+            describe_gauge!(
+                name::RETRYING,
+                "Deliveries waiting for a retry (whole store)."
+            );
+            describe_gauge!(name::DEAD, "Dead deliveries (whole store).");
+            describe_gauge!(
+                name::OLDEST_PENDING_AGE,
+                Unit::Seconds,
+                "Age of the oldest undelivered (pending or retrying) delivery; 0 when none."
+            );
+            describe_gauge!(
+                name::STORE_UP,
+                "1 when the store answered the scrape's delivery-health query."
+            );
+        });
+    }
+
+    pub(super) fn rejected(&self, source: &str, reason: &'static str) {
+        let source = source.to_string();
+        self.with(|| {
+            counter!(name::INGEST_REQUESTS, "source" => source.clone(), "outcome" => "rejected")
+                .increment(1);
+            counter!(name::INGEST_REJECTIONS, "source" => source, "reason" => reason).increment(1);
+        });
+    }
+
+    pub(super) fn challenge(&self, source: &str) {
+        let source = source.to_string();
+        self.with(|| {
+            counter!(name::INGEST_REQUESTS, "source" => source, "outcome" => "challenge")
+                .increment(1);
+        });
+    }
+
+    pub(super) fn recorded(&self, source: &str, outcomes: &[RecordOutcome], received_at_ms: i64) {
+        let source = source.to_string();
+        let accepted = outcomes.iter().filter(|o| o.is_accepted()).count() as u64;
+        let duplicates = outcomes.len() as u64 - accepted;
+        self.with(|| {
+            let request_outcome = if accepted > 0 { "accepted" } else { "duplicate" };
+            counter!(name::INGEST_REQUESTS, "source" => source.clone(), "outcome" => request_outcome)
+                .increment(1);
+            if accepted > 0 {
+                counter!(name::INGEST_EVENTS, "source" => source.clone(), "outcome" => "accepted")
+                    .increment(accepted);
+            }
+            if duplicates > 0 {
+                counter!(name::INGEST_EVENTS, "source" => source.clone(), "outcome" => "duplicate")
+                    .increment(duplicates);
+            }
+            for o in outcomes {
+                if let RecordOutcome::Duplicate {
+                    first_seen_at_ms,
+                    body_mismatch,
+                    ..
+                } = o
+                {
+                    if *body_mismatch {
+                        counter!(name::INGEST_BODY_MISMATCHES, "source" => source.clone())
+                            .increment(1);
+                    }
+                    histogram!(name::DUPLICATE_AGE, "source" => source.clone())
+                        .record(seconds(received_at_ms - first_seen_at_ms));
+                }
+            }
+        });
+    }
+
+    pub(super) fn attempt(&self, handler: &str, next: &NextState, duration_ms: i64, lag_ms: i64) {
+        let handler = handler.to_string();
+        self.with(|| {
+            counter!(name::DELIVERY_ATTEMPTS, "handler" => handler.clone(), "outcome" => next.label())
+                .increment(1);
+            histogram!(name::ATTEMPT_DURATION, "handler" => handler.clone())
+                .record(seconds(duration_ms));
+            match next {
+                NextState::Delivered => {
+                    counter!(name::DELIVERIES, "handler" => handler.clone(), "outcome" => "delivered")
+                        .increment(1);
+                    histogram!(name::DELIVERY_LAG, "handler" => handler).record(seconds(lag_ms));
+                }
+                NextState::Dead => {
+                    counter!(name::DELIVERIES, "handler" => handler, "outcome" => "dead")
+                        .increment(1);
+                }
+                NextState::RetryAt { .. } => {}
+            }
+        });
+    }
+
+    /// Drain the histograms' sample buffers into their buckets.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// The text exposition, with the delivery gauges set from `health` (`None`: the store did
+    /// not answer, so the gauges keep their last values and `hookgate_store_up` is 0).
+    /// `handlers` are the configured handlers, reported as 0 when they have no deliveries.
+    pub fn render(&self, health: Option<&[HandlerHealth]>, handlers: &[String], now_ms: i64) -> String {
+        self.with(|| {
+            gauge!(name::STORE_UP).set(if health.is_some() { 1.0 } else { 0.0 });
+            let Some(health) = health else { return };
+            let mut names: Vec<&str> = handlers.iter().map(String::as_str).collect();
+            names.extend(health.iter().map(|h| h.handler.as_str()));
+            names.sort_unstable();
+            names.dedup();
+            for handler in names {
+                let h = health.iter().find(|h| h.handler == handler);
+                let label = handler.to_string();
+                let (pending, retrying, dead, oldest) = h
+                    .map(|h| (h.pending, h.retrying, h.dead, h.oldest_pending_created_ms))
+                    .unwrap_or_default();
+                gauge!(name::PENDING, "handler" => label.clone()).set(pending as f64);
+                gauge!(name::RETRYING, "handler" => label.clone()).set(retrying as f64);
+                gauge!(name::DEAD, "handler" => label.clone()).set(dead as f64);
+                let age = oldest.map(|t| seconds(now_ms - t)).unwrap_or(0.0);
+                gauge!(name::OLDEST_PENDING_AGE, "handler" => label).set(age);
+            }
+        });
+        self.handle.render()
+    }
+}
