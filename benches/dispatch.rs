@@ -18,13 +18,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 async fn noop_handler() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route("/hook", axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}/hook")
 }
@@ -44,7 +50,13 @@ async fn baseline_http(url: &str, n: usize, c: usize) -> f64 {
         .map(|i| {
             let (client, body) = (client.clone(), body.clone());
             async move {
-                let r = client.post(url).header("idempotency-key", format!("k{i}")).body(body).send().await.unwrap();
+                let r = client
+                    .post(url)
+                    .header("idempotency-key", format!("k{i}"))
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert!(r.status().is_success());
             }
         })
@@ -64,7 +76,12 @@ async fn baseline_redis(url: &str, stream: &str, n: usize, c: usize) -> f64 {
             let (mut conn, body) = (conn.clone(), body.clone());
             async move {
                 let _: String = redis::cmd("XADD")
-                    .arg(stream).arg("*").arg("key").arg(format!("k{i}")).arg("body").arg(body.as_ref())
+                    .arg(stream)
+                    .arg("*")
+                    .arg("key")
+                    .arg(format!("k{i}"))
+                    .arg("body")
+                    .arg(body.as_ref())
                     .query_async(&mut conn)
                     .await
                     .unwrap();
@@ -77,13 +94,23 @@ async fn baseline_redis(url: &str, stream: &str, n: usize, c: usize) -> f64 {
 }
 
 /// Fill the outbox with `n` events for `handler`, then time the dispatcher delivering them.
-async fn hookgate_rate(store_url: &str, handler_toml: &str, handler: &str, n: usize, dir: &std::path::Path) -> f64 {
+async fn hookgate_rate(
+    store_url: &str,
+    handler_toml: &str,
+    handler: &str,
+    n: usize,
+    dir: &std::path::Path,
+) -> f64 {
     let cfg_text = format!(
         "[store]\nurl = \"{store_url}\"\n[dispatch]\npoll_interval = \"100ms\"\nclaim_batch = 256\n[sources.bench]\nprovider = \"github\"\nsecrets = [\"file:{secret}\"]\n{handler_toml}",
         secret = dir.join("secret").display()
     );
     std::fs::write(dir.join("secret"), "bench-secret").unwrap();
-    std::fs::write(dir.join("handler_secret"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    std::fs::write(
+        dir.join("handler_secret"),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )
+    .unwrap();
     let config = Config::from_toml(&cfg_text).unwrap();
     let resolved = config.resolve().unwrap();
     let store: Arc<dyn Store> = store::open(&config.store).await.unwrap();
@@ -109,13 +136,24 @@ async fn hookgate_rate(store_url: &str, handler_toml: &str, handler: &str, n: us
     }
     let wake = Arc::new(Notify::new());
     let stats = Arc::new(hookgate::stats::Stats::new());
-    let dispatcher = Dispatcher::from_config(&config, &resolved.handler_secrets, store.clone(), wake, stats).unwrap();
+    let dispatcher = Dispatcher::from_config(
+        &config,
+        &resolved.handler_secrets,
+        store.clone(),
+        wake,
+        stats,
+    )
+    .unwrap();
     let (stop, stop_rx) = watch::channel(false);
     let start = Instant::now();
     let task = tokio::spawn(dispatcher.run(stop_rx, Duration::from_secs(5)));
     loop {
         let h = store.delivery_health().await.unwrap();
-        let delivered = h.iter().find(|x| x.handler == handler).map(|x| x.delivered).unwrap_or(0);
+        let delivered = h
+            .iter()
+            .find(|x| x.handler == handler)
+            .map(|x| x.delivered)
+            .unwrap_or(0);
         if delivered as usize >= n {
             break;
         }
@@ -128,7 +166,10 @@ async fn hookgate_rate(store_url: &str, handler_toml: &str, handler: &str, n: us
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let n = env_usize("BENCH_EVENTS", 5000);
         let c = env_usize("BENCH_CONCURRENCY", 32);

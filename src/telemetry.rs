@@ -17,6 +17,8 @@ pub fn init(cfg: &LogConfig) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            // The current span (method, path, request id) is enough; the full list repeats it.
+            .with_span_list(false)
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };

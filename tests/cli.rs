@@ -149,22 +149,38 @@ fn environment_variables_override_the_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args(["check-config", "--config"])
         .arg(&cfg)
-        .env("HOOKGATE_STORE__URL", "postgres://user:hunter2@db.example/hookgate")
+        .env(
+            "HOOKGATE_STORE__URL",
+            "postgres://user:hunter2@db.example/hookgate",
+        )
         .env("HOOKGATE_STORE__DEDUPE_WINDOW", "2h")
         .output()
         .unwrap();
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "the 2h window from the environment must be refused: {all}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "the 2h window from the environment must be refused: {all}"
+    );
     assert!(all.contains("dedupe_window is 2h"), "{all}");
 
     let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args(["check-config", "--config"])
         .arg(&cfg)
-        .env("HOOKGATE_STORE__URL", "postgres://user:hunter2@db.example/hookgate")
+        .env(
+            "HOOKGATE_STORE__URL",
+            "postgres://user:hunter2@db.example/hookgate",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("postgres://user:***@db.example/hookgate"), "the env URL wins, password redacted: {stdout}");
+    assert!(
+        stdout.contains("postgres://user:***@db.example/hookgate"),
+        "the env URL wins, password redacted: {stdout}"
+    );
     assert!(!stdout.contains("hunter2"));
 }

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use common::PgSchema;
 use hookgate::config::StoreConfig;
 use hookgate::store::{
-    self, Completion, DeliveryCounts, EventFilter, EventStatus, NewEvent, NextState,
-    RecordOutcome, StatsRow, Store,
+    self, Completion, DeliveryCounts, EventFilter, EventStatus, NewEvent, NextState, RecordOutcome,
+    StatsRow, Store,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -228,10 +228,11 @@ async fn claims_are_leased_and_completions_need_the_lease(s: Arc<dyn Store>) {
         .unwrap()
         .is_empty());
 
-    assert!(s
-        .complete(&[completion(d, NextState::RetryAt { at_ms: now })])
-        .await
-        .unwrap()[0]);
+    assert!(
+        s.complete(&[completion(d, NextState::RetryAt { at_ms: now })])
+            .await
+            .unwrap()[0]
+    );
     assert!(
         !s.complete(&[completion(d, NextState::Delivered)])
             .await
@@ -272,14 +273,16 @@ async fn an_expired_lease_means_redelivery_and_the_old_holder_loses(s: Arc<dyn S
         .remove(0);
     assert_eq!(first.id, second.id);
     assert_ne!(first.lease_token, second.lease_token);
-    assert!(!s
-        .complete(&[completion(&first, NextState::Delivered)])
-        .await
-        .unwrap()[0]);
-    assert!(s
-        .complete(&[completion(&second, NextState::Delivered)])
-        .await
-        .unwrap()[0]);
+    assert!(
+        !s.complete(&[completion(&first, NextState::Delivered)])
+            .await
+            .unwrap()[0]
+    );
+    assert!(
+        s.complete(&[completion(&second, NextState::Delivered)])
+            .await
+            .unwrap()[0]
+    );
 }
 
 async fn dead_deliveries_can_be_retried_and_events_requeued(s: Arc<dyn Store>) {
@@ -292,7 +295,11 @@ async fn dead_deliveries_can_be_retried_and_events_requeued(s: Arc<dyn Store>) {
         .await
         .unwrap()
         .remove(0);
-    assert!(s.complete(&[completion(&d, NextState::Dead)]).await.unwrap()[0]);
+    assert!(
+        s.complete(&[completion(&d, NextState::Dead)])
+            .await
+            .unwrap()[0]
+    );
     let health = s.delivery_health().await.unwrap();
     assert_eq!((health[0].dead, health[0].pending), (1, 0));
     assert_eq!(s.retry_dead(Some("other"), now).await.unwrap(), 0);

@@ -179,17 +179,26 @@ impl Dispatcher {
 /// Write completions in batches: one transaction (one fsync on SQLite) for every completion
 /// that finished meanwhile. A failed write loses nothing: the leases lapse and the
 /// deliveries are made again.
-async fn write_completions(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Completion>, wake: Arc<Notify>) {
+async fn write_completions(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Completion>,
+    wake: Arc<Notify>,
+) {
     let mut batch = Vec::with_capacity(COMPLETION_BATCH);
     while rx.recv_many(&mut batch, COMPLETION_BATCH).await > 0 {
         match store.complete(&batch).await {
             Ok(applied) => {
                 let lost = applied.iter().filter(|a| !**a).count();
                 if lost > 0 {
-                    tracing::info!(lost, "leases lapsed before completion; other dispatchers own those deliveries");
+                    tracing::info!(
+                        lost,
+                        "leases lapsed before completion; other dispatchers own those deliveries"
+                    );
                 }
             }
-            Err(e) => tracing::warn!(error = %e, deliveries = batch.len(), "could not record attempts; the leases will lapse and the deliveries will be retried"),
+            Err(e) => {
+                tracing::warn!(error = %e, deliveries = batch.len(), "could not record attempts; the leases will lapse and the deliveries will be retried")
+            }
         }
         batch.clear();
         wake.notify_one();
@@ -211,7 +220,9 @@ async fn deliver_one(
         Err(_) => SinkOutcome::retryable("timed out"),
     };
     let duration_ms = clock.elapsed().as_millis() as i64;
-    let next = h.policy.next(attempt, d.created_at_ms, now_ms(), &outcome.result);
+    let next = h
+        .policy
+        .next(attempt, d.created_at_ms, now_ms(), &outcome.result);
     tracing::info!(
         handler = %h.name, source = %d.event.source, event_id = %d.event.event_id,
         attempt, status = outcome.status, outcome = next.label(), error = outcome.error.as_deref(),

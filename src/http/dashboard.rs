@@ -42,17 +42,16 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
 });
 
 pub async fn page() -> Response {
-    let mut resp = (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        PAGE,
-    )
-        .into_response();
+    let mut resp = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response();
     let headers = resp.headers_mut();
     if let Ok(csp) = HeaderValue::from_str(&CSP) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -73,7 +72,10 @@ mod tests {
         assert_eq!(PAGE.matches("<style").count(), 1, "one inline style");
         // Nothing is loaded from elsewhere (the SVG namespace URI is a name, not a fetch).
         for remote in ["<link", " src=", "@import", "url(", "<iframe"] {
-            assert!(!PAGE.contains(remote), "the page must not load anything: {remote}");
+            assert!(
+                !PAGE.contains(remote),
+                "the page must not load anything: {remote}"
+            );
         }
         assert!(CSP.contains("script-src 'sha256-"));
     }

@@ -67,7 +67,7 @@ pub async fn ingest(
     let Some(source) = app.sources.get(&source_name) else {
         // The requested name is not logged as a source, nor counted under its own name:
         // anyone can make up names, and stats keys must stay bounded.
-        tracing::info!(source = UNKNOWN_SOURCE, requested = %source_name, request_id = rid, outcome = "rejected", reason = "unknown_source", "ingest decision");
+        tracing::info!(source = UNKNOWN_SOURCE, requested = ?source_name, request_id = rid, outcome = "rejected", reason = "unknown_source", "ingest decision");
         app.stats.rejected(UNKNOWN_SOURCE, "unknown_source");
         return Err(ApiError::UnknownSource(source_name));
     };
@@ -208,9 +208,22 @@ fn reject(
     let reason = e.reason();
     match event_id {
         Some(event_id) => {
-            tracing::info!(source, event_id, request_id, outcome = "rejected", reason, "ingest decision")
+            tracing::info!(
+                source,
+                event_id,
+                request_id,
+                outcome = "rejected",
+                reason,
+                "ingest decision"
+            )
         }
-        None => tracing::info!(source, request_id, outcome = "rejected", reason, "ingest decision"),
+        None => tracing::info!(
+            source,
+            request_id,
+            outcome = "rejected",
+            reason,
+            "ingest decision"
+        ),
     }
     app.stats.rejected(source, reason);
     e

@@ -17,8 +17,7 @@ pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=ut
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let health =
-        match tokio::time::timeout(app.settings.store_timeout, app.store.delivery_health()).await
-        {
+        match tokio::time::timeout(app.settings.store_timeout, app.store.delivery_health()).await {
             Ok(Ok(h)) => Some(h),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "metrics: delivery health unavailable");
@@ -29,9 +28,9 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
                 None
             }
         };
-    let body =
-        app.stats
-            .metrics()
-            .render(health.as_deref(), &app.routes.handler_names(), now_ms());
+    let body = app
+        .stats
+        .metrics()
+        .render(health.as_deref(), &app.routes.handler_names(), now_ms());
     ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], body).into_response()
 }

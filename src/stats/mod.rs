@@ -233,12 +233,26 @@ impl Stats {
             let mut m = self.pending();
             let h = SCOPE_HANDLER;
             Self::add(&mut m, now, h, handler, counter::ATTEMPTS, 1);
-            Self::add(&mut m, now, h, handler, counter::ATTEMPT_MS_SUM, duration_ms);
+            Self::add(
+                &mut m,
+                now,
+                h,
+                handler,
+                counter::ATTEMPT_MS_SUM,
+                duration_ms,
+            );
             Self::add(&mut m, now, h, handler, attempt_ms_counter(duration_ms), 1);
             match next {
                 NextState::Delivered => {
                     Self::add(&mut m, now, h, handler, counter::DELIVERED, 1);
-                    Self::add(&mut m, now, h, handler, counter::DELIVERY_LAG_MS_SUM, lag_ms);
+                    Self::add(
+                        &mut m,
+                        now,
+                        h,
+                        handler,
+                        counter::DELIVERY_LAG_MS_SUM,
+                        lag_ms,
+                    );
                 }
                 NextState::RetryAt { .. } => {
                     Self::add(&mut m, now, h, handler, counter::FAILED_ATTEMPTS, 1);

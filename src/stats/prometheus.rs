@@ -11,7 +11,9 @@
 use super::DUPLICATE_AGE_BUCKETS;
 use crate::store::{HandlerHealth, NextState, RecordOutcome};
 use metrics::{counter, gauge, histogram, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// Metric names (the table in the README lists them with their labels).
 pub mod name {
@@ -36,9 +38,8 @@ const ATTEMPT_DURATION_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 /// Histogram buckets (seconds) of the time from queued to delivered.
-const DELIVERY_LAG_BUCKETS: [f64; 10] = [
-    0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 600.0, 3600.0, 86400.0,
-];
+const DELIVERY_LAG_BUCKETS: [f64; 10] =
+    [0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 600.0, 3600.0, 86400.0];
 
 pub struct Metrics {
     recorder: PrometheusRecorder,
@@ -235,7 +236,12 @@ impl Metrics {
     /// The text exposition, with the delivery gauges set from `health` (`None`: the store did
     /// not answer, so the gauges keep their last values and `hookgate_store_up` is 0).
     /// `handlers` are the configured handlers, reported as 0 when they have no deliveries.
-    pub fn render(&self, health: Option<&[HandlerHealth]>, handlers: &[String], now_ms: i64) -> String {
+    pub fn render(
+        &self,
+        health: Option<&[HandlerHealth]>,
+        handlers: &[String],
+        now_ms: i64,
+    ) -> String {
         self.with(|| {
             gauge!(name::STORE_UP).set(if health.is_some() { 1.0 } else { 0.0 });
             let Some(health) = health else { return };

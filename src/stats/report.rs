@@ -5,7 +5,9 @@
 //! buckets for `1h`, 96 quarter-hours for `24h`, 168 hours for `7d`. Totals are the sums of
 //! the series, so a chart and the figures beside it always agree.
 
-use super::{counter, ATTEMPT_MS_BUCKETS, DUPLICATE_AGE_BUCKETS, SCOPE_HANDLER, SCOPE_SOURCE};
+use super::{
+    counter, ATTEMPT_MS_BUCKETS, DUPLICATE_AGE_BUCKETS, SCOPE_HANDLER, SCOPE_SOURCE, UNKNOWN_SOURCE,
+};
 use crate::store::{HandlerHealth, StatsRow};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -290,6 +292,7 @@ pub fn build(input: &ReportInput<'_>, rows: &[StatsRow]) -> StatsReport {
         }
         total
     };
+    // Names in order, with `(unknown)` (requests to unconfigured sources) last.
     let names_of = |scope: &str, configured: &[String]| -> Vec<String> {
         let mut names: BTreeSet<String> = configured.iter().cloned().collect();
         names.extend(
@@ -298,7 +301,10 @@ pub fn build(input: &ReportInput<'_>, rows: &[StatsRow]) -> StatsReport {
                 .filter(|(s, _)| *s == scope)
                 .map(|(_, name)| name.to_string()),
         );
-        names.into_iter().collect()
+        let (mut known, unknown): (Vec<String>, Vec<String>) =
+            names.into_iter().partition(|n| n != UNKNOWN_SOURCE);
+        known.extend(unknown);
+        known
     };
 
     let mut all_sources = Counters::new();
@@ -380,9 +386,8 @@ pub fn build(input: &ReportInput<'_>, rows: &[StatsRow]) -> StatsReport {
                 failed_attempts: get(&total, counter::FAILED_ATTEMPTS),
                 dead: get(&total, counter::DEAD),
                 attempt_duration: latency(&total),
-                delivery_lag_mean_ms: (delivered > 0).then(|| {
-                    get(&total, counter::DELIVERY_LAG_MS_SUM) as f64 / delivered as f64
-                }),
+                delivery_lag_mean_ms: (delivered > 0)
+                    .then(|| get(&total, counter::DELIVERY_LAG_MS_SUM) as f64 / delivered as f64),
                 live,
                 series: series
                     .iter()
@@ -474,10 +479,14 @@ mod tests {
             &rows,
         );
         let names: Vec<&str> = report.sources.iter().map(|s| s.source.as_str()).collect();
-        assert_eq!(names, ["(unknown)", "github", "stripe"]);
-        let stripe = &report.sources[2];
+        assert_eq!(names, ["github", "stripe", "(unknown)"]);
+        let stripe = &report.sources[1];
         assert_eq!(
-            (stripe.figures.requests, stripe.figures.accepted, stripe.figures.duplicates),
+            (
+                stripe.figures.requests,
+                stripe.figures.accepted,
+                stripe.figures.duplicates
+            ),
             (6, 3, 2)
         );
         assert_eq!(stripe.figures.duplicate_rate, Some(0.4));
@@ -490,7 +499,10 @@ mod tests {
         let billing = &report.handlers[0];
         assert_eq!(billing.attempt_duration.count, 4);
         assert_eq!(billing.attempt_duration.p50_ms_le, Some(5));
-        assert_eq!(billing.attempt_duration.p95_ms_le, None, "over the last bound");
+        assert_eq!(
+            billing.attempt_duration.p95_ms_le, None,
+            "over the last bound"
+        );
         assert_eq!(billing.attempt_duration.mean_ms, Some(5003.0));
     }
 }

@@ -335,8 +335,9 @@ impl Store for SqliteStore {
         }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in rows.chunks(STATS_ROWS_PER_INSERT) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO stats_minute (minute, scope, name, counter, value) ");
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO stats_minute (minute, scope, name, counter, value) ",
+            );
             qb.push_values(chunk, |mut b, r| {
                 b.push_bind(r.minute_ms)
                     .push_bind(r.scope.as_str())
@@ -506,7 +507,10 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(crate) async fn complete_impl(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
+    pub(crate) async fn complete_impl(
+        &self,
+        batch: &[Completion],
+    ) -> Result<Vec<bool>, StoreError> {
         let now = super::now_ms();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut applied = Vec::with_capacity(batch.len());
