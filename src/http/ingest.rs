@@ -71,6 +71,8 @@ pub async fn ingest(
         app.stats.rejected(UNKNOWN_SOURCE, "unknown_source");
         return Err(ApiError::UnknownSource(source_name));
     };
+    let span = tracing::Span::current();
+    span.record("source", source.name.as_str());
     let (parts, body) = req.into_parts();
     let body = read_body(body, &parts.headers, &app.settings)
         .await
@@ -114,6 +116,8 @@ pub async fn ingest(
         let e = ApiError::MissingEventId("the body carries no events".into());
         return Err(reject(&app, &source.name, rid, None, e));
     }
+    // A batch's span names its first event; each event gets its own decision line.
+    span.record("event_id", metas[0].id.as_str());
 
     let received_at_ms = crate::store::now_ms();
     let body_sha256: [u8; 32] = Sha256::digest(&body).into();

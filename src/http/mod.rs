@@ -78,7 +78,15 @@ pub fn router(state: Arc<AppState>) -> Router {
                     .get(REQUEST_ID_HEADER)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::info_span!(
+                    "http",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %id,
+                    // Filled in by ingest once known.
+                    source = tracing::field::Empty,
+                    event_id = tracing::field::Empty,
+                )
             }),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

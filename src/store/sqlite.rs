@@ -240,7 +240,13 @@ impl Store for SqliteStore {
     }
 
     async fn deliveries_of(&self, event: Uuid) -> Result<Vec<StoredDelivery>, StoreError> {
-        self.deliveries_of_impl(event).await
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event = ?1 ORDER BY handler"
+        ))
+        .bind(event.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
     }
 
     async fn claim_due(
@@ -250,12 +256,97 @@ impl Store for SqliteStore {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.claim_due_impl(handler, limit, now_ms, lease_until_ms)
-            .await
+        let token = Uuid::now_v7();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let claimed = sqlx::query(
+            "UPDATE deliveries SET lease_until = ?1, lease_token = ?2, updated_at = ?3 \
+             WHERE id IN (SELECT id FROM deliveries WHERE handler = ?4 AND state = 'pending' \
+               AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3) \
+               ORDER BY next_attempt_at LIMIT ?5)",
+        )
+        .bind(lease_until_ms)
+        .bind(token.to_string())
+        .bind(now_ms)
+        .bind(handler)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT d.id AS delivery, d.handler, d.attempts, d.created_at, i.id, i.source, i.event_id, \
+             i.event_type, i.received_at, i.duplicate_count, i.mismatch_count, i.body, i.headers \
+             FROM deliveries d JOIN inbox i ON i.id = d.event WHERE d.lease_token = ?1 ORDER BY d.next_attempt_at",
+        )
+        .bind(token.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("delivery")?;
+                let headers: String = r.try_get("headers")?;
+                Ok(ClaimedDelivery {
+                    id: parse_uuid(&id)?,
+                    handler: r.try_get("handler")?,
+                    attempts: r.try_get("attempts")?,
+                    lease_token: token,
+                    created_at_ms: r.try_get("created_at")?,
+                    event: summary_from_row(r)?,
+                    body: r.try_get("body")?,
+                    headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
     }
 
     async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
-        self.complete_impl(batch).await
+        let now = super::now_ms();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for c in batch {
+            let (state, next_at) = match c.next {
+                NextState::Delivered => ("delivered", now),
+                NextState::RetryAt { at_ms } => ("pending", at_ms),
+                NextState::Dead => ("dead", now),
+            };
+            let attempt: Option<i32> = sqlx::query_scalar(
+                "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
+                 lease_until = NULL, lease_token = NULL, last_status = ?3, last_error = ?4, updated_at = ?5 \
+                 WHERE id = ?6 AND lease_token = ?7 RETURNING attempts",
+            )
+            .bind(state)
+            .bind(next_at)
+            .bind(c.status.map(i32::from))
+            .bind(c.error.as_deref())
+            .bind(now)
+            .bind(c.delivery.to_string())
+            .bind(c.lease_token.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(attempt) = attempt else {
+                applied.push(false);
+                continue;
+            };
+            sqlx::query(
+                "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(c.delivery.to_string())
+            .bind(attempt)
+            .bind(c.started_at_ms)
+            .bind(c.duration_ms)
+            .bind(c.status.map(i32::from))
+            .bind(c.error.as_deref())
+            .bind(c.next.label())
+            .execute(&mut *tx)
+            .await?;
+            applied.push(true);
+        }
+        tx.commit().await?;
+        Ok(applied)
     }
 
     async fn requeue(
@@ -264,11 +355,39 @@ impl Store for SqliteStore {
         handlers: &[String],
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        self.requeue_impl(event, handlers, now_ms).await
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut n = 0;
+        for h in handlers {
+            n += sqlx::query(
+                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) \
+                 SELECT ?1, ?2, ?3, 'pending', 0, ?4, ?4, ?4 WHERE EXISTS (SELECT 1 FROM inbox WHERE id = ?2) \
+                 ON CONFLICT (event, handler) DO UPDATE SET state = 'pending', attempts = 0, \
+                 next_attempt_at = excluded.next_attempt_at, created_at = excluded.created_at, \
+                 updated_at = excluded.updated_at, lease_until = NULL, lease_token = NULL",
+            )
+            .bind(Uuid::now_v7().to_string())
+            .bind(event.to_string())
+            .bind(h.as_str())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError> {
-        self.retry_dead_impl(handler, now_ms).await
+        let done = sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, created_at = ?1, \
+             updated_at = ?1, lease_until = NULL, lease_token = NULL \
+             WHERE state = 'dead' AND (?2 IS NULL OR handler = ?2)",
+        )
+        .bind(now_ms)
+        .bind(handler)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn list_events(
@@ -277,7 +396,38 @@ impl Store for SqliteStore {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        self.list_events_impl(filter, before, limit).await
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE 1 = 1"));
+        if let Some(s) = &filter.source {
+            qb.push(" AND source = ").push_bind(s.clone());
+        }
+        let (exact, prefix) = filter.type_match();
+        if let Some(t) = exact {
+            qb.push(" AND event_type = ").push_bind(t.to_string());
+        }
+        if let Some(p) = prefix {
+            qb.push(" AND event_type LIKE ")
+                .push_bind(p)
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(e) = &filter.event_id {
+            qb.push(" AND event_id = ").push_bind(e.clone());
+        }
+        if let Some(f) = filter.from_ms {
+            qb.push(" AND received_at >= ").push_bind(f);
+        }
+        if let Some(t) = filter.to_ms {
+            qb.push(" AND received_at < ").push_bind(t);
+        }
+        if let Some(status) = filter.status {
+            qb.push(" AND ").push(status.sql_condition());
+        }
+        if let Some(b) = before {
+            qb.push(" AND id < ").push_bind(b.to_string());
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(listed_from_row).collect()
     }
 
     async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError> {
@@ -307,7 +457,25 @@ impl Store for SqliteStore {
     }
 
     async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {
-        self.attempts_of_impl(delivery).await
+        let rows = sqlx::query(
+            "SELECT attempt, started_at, duration_ms, status, error, outcome FROM delivery_attempts \
+             WHERE delivery = ?1 ORDER BY id",
+        )
+        .bind(delivery.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AttemptRecord {
+                    attempt: r.try_get(0)?,
+                    started_at_ms: r.try_get(1)?,
+                    duration_ms: r.try_get(2)?,
+                    status: r.try_get(3)?,
+                    error: r.try_get(4)?,
+                    outcome: r.try_get(5)?,
+                })
+            })
+            .collect()
     }
 
     async fn count_events(&self) -> Result<i64, StoreError> {
@@ -438,232 +606,4 @@ fn listed_from_row(r: &SqliteRow) -> Result<EventSummary, StoreError> {
         }),
         ..summary_from_row(r)?
     })
-}
-
-impl SqliteStore {
-    pub(crate) async fn deliveries_of_impl(
-        &self,
-        event: Uuid,
-    ) -> Result<Vec<StoredDelivery>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event = ?1 ORDER BY handler"
-        ))
-        .bind(event.to_string())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(delivery_from_row).collect()
-    }
-
-    pub(crate) async fn claim_due_impl(
-        &self,
-        handler: &str,
-        limit: i64,
-        now_ms: i64,
-        lease_until_ms: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let token = Uuid::now_v7();
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let claimed = sqlx::query(
-            "UPDATE deliveries SET lease_until = ?1, lease_token = ?2, updated_at = ?3 \
-             WHERE id IN (SELECT id FROM deliveries WHERE handler = ?4 AND state = 'pending' \
-               AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3) \
-               ORDER BY next_attempt_at LIMIT ?5)",
-        )
-        .bind(lease_until_ms)
-        .bind(token.to_string())
-        .bind(now_ms)
-        .bind(handler)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?;
-        if claimed.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(
-            "SELECT d.id AS delivery, d.handler, d.attempts, d.created_at, i.id, i.source, i.event_id, \
-             i.event_type, i.received_at, i.duplicate_count, i.mismatch_count, i.body, i.headers \
-             FROM deliveries d JOIN inbox i ON i.id = d.event WHERE d.lease_token = ?1 ORDER BY d.next_attempt_at",
-        )
-        .bind(token.to_string())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("delivery")?;
-                let headers: String = r.try_get("headers")?;
-                Ok(ClaimedDelivery {
-                    id: parse_uuid(&id)?,
-                    handler: r.try_get("handler")?,
-                    attempts: r.try_get("attempts")?,
-                    lease_token: token,
-                    created_at_ms: r.try_get("created_at")?,
-                    event: summary_from_row(r)?,
-                    body: r.try_get("body")?,
-                    headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) async fn complete_impl(
-        &self,
-        batch: &[Completion],
-    ) -> Result<Vec<bool>, StoreError> {
-        let now = super::now_ms();
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut applied = Vec::with_capacity(batch.len());
-        for c in batch {
-            let (state, next_at) = match c.next {
-                NextState::Delivered => ("delivered", now),
-                NextState::RetryAt { at_ms } => ("pending", at_ms),
-                NextState::Dead => ("dead", now),
-            };
-            let attempt: Option<i32> = sqlx::query_scalar(
-                "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
-                 lease_until = NULL, lease_token = NULL, last_status = ?3, last_error = ?4, updated_at = ?5 \
-                 WHERE id = ?6 AND lease_token = ?7 RETURNING attempts",
-            )
-            .bind(state)
-            .bind(next_at)
-            .bind(c.status.map(i32::from))
-            .bind(c.error.as_deref())
-            .bind(now)
-            .bind(c.delivery.to_string())
-            .bind(c.lease_token.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(attempt) = attempt else {
-                applied.push(false);
-                continue;
-            };
-            sqlx::query(
-                "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .bind(c.delivery.to_string())
-            .bind(attempt)
-            .bind(c.started_at_ms)
-            .bind(c.duration_ms)
-            .bind(c.status.map(i32::from))
-            .bind(c.error.as_deref())
-            .bind(c.next.label())
-            .execute(&mut *tx)
-            .await?;
-            applied.push(true);
-        }
-        tx.commit().await?;
-        Ok(applied)
-    }
-
-    pub(crate) async fn requeue_impl(
-        &self,
-        event: Uuid,
-        handlers: &[String],
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut n = 0;
-        for h in handlers {
-            n += sqlx::query(
-                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) \
-                 SELECT ?1, ?2, ?3, 'pending', 0, ?4, ?4, ?4 WHERE EXISTS (SELECT 1 FROM inbox WHERE id = ?2) \
-                 ON CONFLICT (event, handler) DO UPDATE SET state = 'pending', attempts = 0, \
-                 next_attempt_at = excluded.next_attempt_at, created_at = excluded.created_at, \
-                 updated_at = excluded.updated_at, lease_until = NULL, lease_token = NULL",
-            )
-            .bind(Uuid::now_v7().to_string())
-            .bind(event.to_string())
-            .bind(h.as_str())
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(n)
-    }
-
-    pub(crate) async fn retry_dead_impl(
-        &self,
-        handler: Option<&str>,
-        now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, created_at = ?1, \
-             updated_at = ?1, lease_until = NULL, lease_token = NULL \
-             WHERE state = 'dead' AND (?2 IS NULL OR handler = ?2)",
-        )
-        .bind(now_ms)
-        .bind(handler)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    pub(crate) async fn list_events_impl(
-        &self,
-        filter: &EventFilter,
-        before: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE 1 = 1"));
-        if let Some(s) = &filter.source {
-            qb.push(" AND source = ").push_bind(s.clone());
-        }
-        let (exact, prefix) = filter.type_match();
-        if let Some(t) = exact {
-            qb.push(" AND event_type = ").push_bind(t.to_string());
-        }
-        if let Some(p) = prefix {
-            qb.push(" AND event_type LIKE ")
-                .push_bind(p)
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(e) = &filter.event_id {
-            qb.push(" AND event_id = ").push_bind(e.clone());
-        }
-        if let Some(f) = filter.from_ms {
-            qb.push(" AND received_at >= ").push_bind(f);
-        }
-        if let Some(t) = filter.to_ms {
-            qb.push(" AND received_at < ").push_bind(t);
-        }
-        if let Some(status) = filter.status {
-            qb.push(" AND ").push(status.sql_condition());
-        }
-        if let Some(b) = before {
-            qb.push(" AND id < ").push_bind(b.to_string());
-        }
-        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        let rows = qb.build().fetch_all(&self.reader).await?;
-        rows.iter().map(listed_from_row).collect()
-    }
-
-    pub(crate) async fn attempts_of_impl(
-        &self,
-        delivery: Uuid,
-    ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT attempt, started_at, duration_ms, status, error, outcome FROM delivery_attempts \
-             WHERE delivery = ?1 ORDER BY id",
-        )
-        .bind(delivery.to_string())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AttemptRecord {
-                    attempt: r.try_get(0)?,
-                    started_at_ms: r.try_get(1)?,
-                    duration_ms: r.try_get(2)?,
-                    status: r.try_get(3)?,
-                    error: r.try_get(4)?,
-                    outcome: r.try_get(5)?,
-                })
-            })
-            .collect()
-    }
 }
