@@ -74,6 +74,7 @@ impl Server {
             shutdown.subscribe(),
         );
 
+        crate::dispatch::check_handlers(dispatcher.handlers());
         let dispatch =
             tokio::spawn(dispatcher.run(shutdown.subscribe(), config.server.shutdown_grace));
         let flusher = crate::stats::spawn_flusher(

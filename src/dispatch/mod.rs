@@ -176,6 +176,25 @@ impl Dispatcher {
     }
 }
 
+/// Check once, in the background, that every handler is reachable, and warn about those
+/// that are not: deliveries to them will wait in the outbox (and retry) until they are.
+pub fn check_handlers(handlers: &[Arc<HandlerRuntime>]) {
+    for h in handlers {
+        let h = h.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(h.timeout, h.sink.healthcheck()).await {
+                Ok(Ok(())) => tracing::info!(handler = %h.name, "handler reachable"),
+                Ok(Err(e)) => {
+                    tracing::warn!(handler = %h.name, error = %e, "handler unreachable at start; deliveries will be retried")
+                }
+                Err(_) => {
+                    tracing::warn!(handler = %h.name, "handler did not answer a health check in time")
+                }
+            }
+        });
+    }
+}
+
 /// Write completions in batches: one transaction (one fsync on SQLite) for every completion
 /// that finished meanwhile. A failed write loses nothing: the leases lapse and the
 /// deliveries are made again.
