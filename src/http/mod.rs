@@ -60,9 +60,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/webhooks/{source}",
-            post(ingest::ingest).fallback(|| async {
-                ApiError::MethodNotAllowed { allow: "POST" }
-            }),
+            post(ingest::ingest)
+                .fallback(|| async { ApiError::MethodNotAllowed { allow: "POST" } }),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
