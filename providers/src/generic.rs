@@ -105,6 +105,36 @@ pub struct GenericConfig {
     pub type_json_path: Option<String>,
 }
 
+impl GenericConfig {
+    /// A configuration with only the two required settings; everything else takes its default
+    /// (`sha256`, UTF-8 key, `raw` header, `{body}`, no timestamp, no id source). The built-in
+    /// providers of the "G" family start from this and fill in their scheme.
+    pub fn new(signature_header: &str, signature_encoding: Encoding) -> Self {
+        GenericConfig {
+            algorithm: Algorithm::default(),
+            key_encoding: KeyEncoding::default(),
+            signature_header: signature_header.to_owned(),
+            signature_format: SignatureFormat::default(),
+            signature_prefix: None,
+            pair_separator: None,
+            kv_separator: None,
+            signature_key: None,
+            timestamp_key: None,
+            version: None,
+            signature_encoding,
+            signed_content: None,
+            timestamp_header: None,
+            timestamp_json_path: None,
+            timestamp_unit: None,
+            id_header: None,
+            id_json_path: None,
+            id_from_body_sha256: false,
+            type_header: None,
+            type_json_path: None,
+        }
+    }
+}
+
 /// How a configured secret becomes the HMAC key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -16,13 +16,30 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+pub mod adyen;
+pub mod asymmetric;
+pub mod calendly;
+pub mod discord;
 pub mod generic;
 pub mod github;
+pub mod gitlab;
+pub mod hubspot;
+pub mod intercom;
 pub mod internal;
+pub mod linear;
+pub mod mailgun;
+pub mod paddle;
+pub mod preset;
+pub mod sendgrid;
 pub mod shopify;
 pub mod signature;
+pub mod slack;
+pub mod square;
 pub mod standard_webhooks;
 pub mod stripe;
+pub mod twilio;
+pub mod typeform;
+pub mod zoom;
 
 #[cfg(test)]
 mod test_support;
@@ -114,6 +131,10 @@ pub enum VerifyError {
     FutureTimestamp,
     #[error("no secret configured for this source")]
     NoSecret,
+    /// The request's [`Provider::replay_token`] was already seen with a different body (raised
+    /// by the gateway, which keeps the tokens; providers never return it).
+    #[error("this signature was already used for a different body")]
+    ReplayedToken,
 }
 
 impl VerifyError {
@@ -124,6 +145,7 @@ impl VerifyError {
             VerifyError::MalformedHeader(_) => "malformed_signature",
             VerifyError::SignatureMismatch | VerifyError::NoSecret => "invalid_signature",
             VerifyError::StaleTimestamp | VerifyError::FutureTimestamp => "stale_timestamp",
+            VerifyError::ReplayedToken => "replayed_token",
         }
     }
 }
@@ -174,6 +196,46 @@ pub struct SignRequest<'a> {
     pub body: &'a [u8],
     /// The event id to use for providers that carry the id in a header.
     pub event_id: &'a str,
+}
+
+/// A signed test request ([`Provider::sign_request`]): the headers to send and, for schemes that
+/// sign inside the body or the URL, what replaces the body and what is added to the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignedRequest {
+    pub headers: Vec<(String, String)>,
+    /// The body to send instead of the one given (Mailgun and Adyen sign inside the body,
+    /// Linear carries its timestamp there). `None`: send the given body unchanged.
+    pub body: Option<Vec<u8>>,
+    /// Query parameters (`name=value&…`, already encoded) to append to the URL the request is
+    /// posted to; the signature was computed over `SignRequest::url` with them appended
+    /// (Twilio's `bodySHA256`). `None`: the URL is unchanged.
+    pub query: Option<String>,
+}
+
+impl SignedRequest {
+    pub fn headers(headers: Vec<(String, String)>) -> Self {
+        SignedRequest {
+            headers,
+            ..SignedRequest::default()
+        }
+    }
+}
+
+/// `url` with `query` (`name=value&…`) appended after `?` or `&`.
+pub fn append_query(url: &str, query: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let separator = match base.split_once('?') {
+        None => "?",
+        Some((_, existing)) if existing.is_empty() || existing.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    match fragment {
+        Some(fragment) => format!("{base}{separator}{query}#{fragment}"),
+        None => format!("{base}{separator}{query}"),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,13 +295,35 @@ pub trait Provider: Send + Sync + fmt::Debug {
             .into_bytes()
     }
 
-    /// The headers that make `req` verify under `secret` at `now`.
+    /// The headers that make `req` verify under `secret` at `now`. Schemes that sign inside the
+    /// body or the URL cannot express that here and answer [`SignError::Unsupported`] (pointing
+    /// at [`Provider::sign_request`]) for the bodies they cannot sign with headers alone.
     fn sign(
         &self,
         req: &SignRequest<'_>,
         secret: &Secret,
         now: SystemTime,
     ) -> Result<Vec<(String, String)>, SignError>;
+
+    /// The complete signed test request: headers, and the body and query additions of schemes
+    /// that sign there (Mailgun, Adyen payments, Linear, Twilio JSON). `hookgate send` should
+    /// use this rather than [`Provider::sign`]. The default is [`Provider::sign`]'s headers.
+    fn sign_request(
+        &self,
+        req: &SignRequest<'_>,
+        secret: &Secret,
+        now: SystemTime,
+    ) -> Result<SignedRequest, SignError> {
+        self.sign(req, secret, now).map(SignedRequest::headers)
+    }
+
+    /// A single-use token of a verified request, for schemes whose signature does not cover
+    /// the body and can therefore be lifted onto another body (Mailgun: `signature.token`).
+    /// The gateway keeps these in the store and refuses a token seen before with a different
+    /// body. `None` for every scheme that signs the body.
+    fn replay_token(&self, _req: &Request<'_>) -> Option<String> {
+        None
+    }
 
     /// How long this provider may redeliver an event (its retry horizon plus margin); the
     /// gateway warns when the dedupe window is shorter.
@@ -273,6 +357,21 @@ pub const KNOWN_PROVIDERS: &[&str] = &[
     "standard-webhooks",
     "generic",
     "internal",
+    "slack",
+    "zoom",
+    "paddle",
+    "square",
+    "linear",
+    "intercom",
+    "typeform",
+    "calendly",
+    "hubspot",
+    "gitlab",
+    "twilio",
+    "mailgun",
+    "adyen",
+    "sendgrid",
+    "discord",
 ];
 
 /// Build the provider named `name` (the `provider` key of a source in the config).
@@ -289,6 +388,21 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
         "github" => Box::new(github::GitHub::new()),
         "standard-webhooks" => Box::new(standard_webhooks::StandardWebhooks::new(tolerance)),
         "internal" => Box::new(internal::Internal::new(tolerance)),
+        "slack" => Box::new(slack::Slack::new(tolerance)?),
+        "zoom" => Box::new(zoom::Zoom::new(tolerance)?),
+        "paddle" => Box::new(paddle::provider(tolerance)?),
+        "square" => Box::new(square::provider(tolerance)?),
+        "linear" => Box::new(linear::Linear::new(tolerance)?),
+        "intercom" => Box::new(intercom::provider(tolerance)?),
+        "typeform" => Box::new(typeform::provider(tolerance)?),
+        "calendly" => Box::new(calendly::Calendly::new(tolerance)?),
+        "hubspot" => Box::new(hubspot::HubSpot::new(tolerance)?),
+        "gitlab" => Box::new(gitlab::GitLab::new(tolerance)),
+        "twilio" => Box::new(twilio::Twilio::new()),
+        "mailgun" => Box::new(mailgun::Mailgun::new(tolerance)),
+        "adyen" => Box::new(adyen::Adyen::new(tolerance)?),
+        "sendgrid" => Box::new(sendgrid::SendGrid::new(tolerance)),
+        "discord" => Box::new(discord::Discord::new(tolerance)),
         "generic" => {
             let cfg = opts.generic.clone().ok_or_else(|| {
                 BuildError::Invalid(
@@ -299,4 +413,144 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
         }
         other => return Err(BuildError::UnknownProvider(other.to_string())),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::at;
+
+    /// Headers that carry a signature, token or key: never kept with an event.
+    const CREDENTIAL_HEADERS: &[&str] = &[
+        "authorization",
+        "stripe-signature",
+        "x-hub-signature-256",
+        "x-hub-signature",
+        "x-shopify-hmac-sha256",
+        "shopify-hmac-sha256",
+        "webhook-signature",
+        "svix-signature",
+        "x-slack-signature",
+        "x-zm-signature",
+        "paddle-signature",
+        "x-square-hmacsha256-signature",
+        "linear-signature",
+        "typeform-signature",
+        "calendly-webhook-signature",
+        "x-hubspot-signature-v3",
+        "x-gitlab-token",
+        "x-twilio-signature",
+        "hmacsignature",
+        "x-twilio-email-event-webhook-signature",
+        "x-signature-ed25519",
+    ];
+
+    fn options(name: &str) -> ProviderOptions {
+        let generic = (name == "generic").then(|| {
+            serde_json::from_value(serde_json::json!({
+                "signature_header": "X-Sig",
+                "signature_encoding": "hex",
+                "id_json_path": "id",
+            }))
+            .expect("generic config")
+        });
+        ProviderOptions {
+            tolerance: None,
+            generic,
+        }
+    }
+
+    #[test]
+    fn every_known_provider_builds_under_its_own_name() {
+        for name in KNOWN_PROVIDERS {
+            let provider = build(name, &options(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(provider.name(), *name);
+            assert!(
+                provider.retry_horizon() >= Duration::from_secs(24 * 3600),
+                "{name}: the retry horizon is never below the store's one-day floor"
+            );
+            for kept in provider.kept_headers() {
+                assert!(
+                    !CREDENTIAL_HEADERS.contains(kept),
+                    "{name} keeps the credential header {kept}"
+                );
+                assert_eq!(
+                    kept.to_ascii_lowercase(),
+                    *kept,
+                    "{name}: kept names are lower case"
+                );
+            }
+        }
+        assert!(matches!(
+            build("paypal", &ProviderOptions::default()),
+            Err(BuildError::UnknownProvider(_))
+        ));
+        assert!(matches!(
+            build("slack", &options("generic")),
+            Err(BuildError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn retry_horizons_follow_the_reference() {
+        let horizon = |name: &str| build(name, &options(name)).unwrap().retry_horizon();
+        let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+        assert_eq!(horizon("adyen"), days(31), "Adyen retries for 30 days");
+        for name in ["paddle", "square", "stripe", "github"] {
+            assert_eq!(horizon(name), days(4), "{name}: 3 days of retries");
+        }
+        for name in [
+            "sendgrid", "hubspot", "calendly", "intercom", "gitlab", "linear",
+        ] {
+            assert_eq!(horizon(name), days(2), "{name}: about a day of retries");
+        }
+        for name in ["slack", "zoom", "typeform", "mailgun", "twilio", "discord"] {
+            assert_eq!(horizon(name), days(1), "{name}: hours of retries at most");
+        }
+    }
+
+    #[test]
+    fn only_mailgun_hands_out_replay_tokens() {
+        let body = br#"{"signature":{"timestamp":"1","token":"tok","signature":"00"}}"#;
+        let headers = http::HeaderMap::new();
+        let req = Request {
+            method: "POST",
+            url: "https://x/",
+            headers: &headers,
+            body,
+        };
+        for name in KNOWN_PROVIDERS {
+            let token = build(name, &options(name)).unwrap().replay_token(&req);
+            assert_eq!(token.is_some(), *name == "mailgun", "{name}");
+        }
+    }
+
+    #[test]
+    fn sign_request_defaults_to_the_sign_headers() {
+        let provider = build("stripe", &options("stripe")).unwrap();
+        let req = SignRequest {
+            method: "POST",
+            url: "https://x/",
+            body: b"{}",
+            event_id: "evt",
+        };
+        let secret = Secret::new("whsec_x");
+        let signed = provider.sign_request(&req, &secret, at(1)).unwrap();
+        assert_eq!(signed.headers, provider.sign(&req, &secret, at(1)).unwrap());
+        assert_eq!((signed.body, signed.query), (None, None));
+    }
+
+    #[test]
+    fn queries_are_appended_before_the_fragment() {
+        assert_eq!(append_query("https://x/p", "a=1"), "https://x/p?a=1");
+        assert_eq!(
+            append_query("https://x/p?b=2", "a=1"),
+            "https://x/p?b=2&a=1"
+        );
+        assert_eq!(append_query("https://x/p?", "a=1"), "https://x/p?a=1");
+        assert_eq!(
+            append_query("https://x/p#rc=1", "a=1"),
+            "https://x/p?a=1#rc=1"
+        );
+    }
 }

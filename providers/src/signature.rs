@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
 use sha1::Sha1;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::{ExtractError, Request, VerifyError};
@@ -281,6 +281,144 @@ pub fn json_object_body(body: &[u8]) -> Result<Value, ExtractError> {
     }
 }
 
+/// Decode an `application/x-www-form-urlencoded` body into `(name, value)` pairs, in order:
+/// `+` is a space, `%XX` a byte, a `%` not followed by two hex digits stands for itself; empty
+/// segments are skipped and a segment without `=` is a name with an empty value (what web
+/// frameworks hand to the providers' validators). `None` when a decoded name or value is not
+/// UTF-8: providers sign text, and a lossy decoding would let different bodies sign alike.
+pub fn form_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
+    body.split(|&b| b == b'&')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| {
+            let (name, value) = match segment.iter().position(|&b| b == b'=') {
+                Some(eq) => (&segment[..eq], &segment[eq + 1..]),
+                None => (segment, &b""[..]),
+            };
+            Some((form_decode(name)?, form_decode(value)?))
+        })
+        .collect()
+}
+
+fn form_decode(bytes: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|pair| {
+                    let text = std::str::from_utf8(pair).ok()?;
+                    u8::from_str_radix(text, 16)
+                        .ok()
+                        .filter(|_| pair.iter().all(u8::is_ascii_hexdigit))
+                });
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Encode `(name, value)` pairs as `application/x-www-form-urlencoded` (space as `+`, every
+/// byte outside `A-Z a-z 0-9 * - . _` as `%XX`), the inverse of [`form_pairs`].
+pub fn form_encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    fn encode(text: &str, out: &mut String) {
+        for byte in text.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                    out.push(char::from(byte))
+                }
+                b' ' => out.push('+'),
+                other => out.push_str(&format!("%{other:02X}")),
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode(name, &mut out);
+        out.push('=');
+        encode(value, &mut out);
+    }
+    out
+}
+
+/// The first non-empty value of query parameter `name` in `url` (decoded as a form value),
+/// ignoring any fragment.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let without_fragment = url.split('#').next().unwrap_or(url);
+    let (_, query) = without_fragment.split_once('?')?;
+    form_pairs(query.as_bytes())?
+        .into_iter()
+        .find(|(key, value)| key == name && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+/// The media type of a `Content-Type` value, lower-cased, without parameters.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Lower-case hex SHA-256 of `bytes` (the body-hash event id of providers that document none).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Lower-case hex SHA-256 of `value` written as canonical JSON: object keys sorted by their
+/// UTF-8 bytes, no whitespace. Documents equal as data hash equally whatever their key order or
+/// spacing (serde_json's own map order depends on a crate feature, so it is not relied on).
+/// Depth is bounded by the parser's recursion limit.
+pub fn canonical_json_sha256(value: &Value) -> String {
+    let mut hasher = Sha256::new();
+    write_canonical(value, &mut hasher);
+    hex::encode(hasher.finalize())
+}
+
+fn write_canonical(value: &Value, out: &mut Sha256) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.update(b"{");
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                out.update(Value::String(key.clone()).to_string().as_bytes());
+                out.update(b":");
+                write_canonical(item, out);
+            }
+            out.update(b"}");
+        }
+        Value::Array(items) => {
+            out.update(b"[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                write_canonical(item, out);
+            }
+            out.update(b"]");
+        }
+        scalar => out.update(scalar.to_string().as_bytes()),
+    }
+}
+
 /// Decode a Standard Webhooks key: strip an optional `whsec_`, then base64 (padding optional).
 /// `None` when it does not decode or decodes to nothing.
 pub fn decode_whsec(secret: &[u8]) -> Option<Vec<u8>> {
@@ -516,6 +654,43 @@ mod tests {
         assert_eq!(json_path_text(&doc, "data.missing.id"), None);
         assert_eq!(json_path_text(&doc, "data"), None, "objects are not ids");
         assert_eq!(body_json_text(b"not json", "id"), None);
+    }
+
+    #[test]
+    fn form_bodies_decode_strictly() {
+        let pairs = form_pairs(b"a=1&b=x+y%2Bz&&c&d=%zz%4&e=%C3%A9").unwrap();
+        let expected = [
+            ("a", "1"),
+            ("b", "x y+z"),
+            ("c", ""),
+            ("d", "%zz%4"),
+            ("e", "\u{e9}"),
+        ];
+        assert_eq!(pairs, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(form_pairs(b"a=%80"), None, "not UTF-8");
+        assert_eq!(form_pairs(b"a=\xff"), None, "not UTF-8");
+        assert_eq!(form_pairs(b""), Some(vec![]));
+        let encoded = form_encode([("To", "+1 555"), ("Body", "caf\u{e9}&=")]);
+        assert_eq!(encoded, "To=%2B1+555&Body=caf%C3%A9%26%3D");
+        assert_eq!(
+            form_pairs(encoded.as_bytes()).unwrap(),
+            [
+                ("To".to_string(), "+1 555".to_string()),
+                ("Body".to_string(), "caf\u{e9}&=".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn query_params_ignore_fragments_and_blanks() {
+        let url = "https://x/p?a=1&bodySHA256=ab%63&z=#bodySHA256=zz";
+        assert_eq!(query_param(url, "bodySHA256").as_deref(), Some("abc"));
+        assert_eq!(query_param(url, "z"), None);
+        assert_eq!(query_param("https://x/p#a=1", "a"), None);
+        assert_eq!(
+            media_type("Application/X-WWW-Form-Urlencoded; charset=utf-8"),
+            "application/x-www-form-urlencoded"
+        );
     }
 
     #[test]

@@ -1,17 +1,29 @@
 //! Standard Webhooks (and Svix, which Clerk, Resend and many others use).
 //!
 //! Three headers: `webhook-id`, `webhook-timestamp` (Unix seconds) and `webhook-signature`, a
-//! space-separated list of `v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{raw body}`. The key
-//! is the base64 decoding of the secret after an optional `whsec_`. Svix sends the same headers
-//! as `svix-*`; a request uses one family, chosen by which signature header it carries. Only
-//! `v1` is understood; other versions (the asymmetric `v1a`) are skipped, as the spec asks, so a
-//! header carrying only them fails. The timestamp is checked in both directions.
+//! space-separated list of `version,signature` over `{id}.{timestamp}.{raw body}`. Svix sends
+//! the same headers as `svix-*`; a request uses one family, chosen by which signature header it
+//! carries. The timestamp is checked in both directions. Two versions exist, and each
+//! configured secret says which one it checks:
+//!
+//! - `v1,<base64 HMAC-SHA256>`: symmetric. The secret is `whsec_<base64 key>` (the prefix is
+//!   optional); the key is its base64 decoding.
+//! - `v1a,<base64 Ed25519 signature>`: asymmetric. The secret is the sender's public key,
+//!   `whpk_<base64 32 bytes>`. A private key, `whsk_<base64 32-byte seed>` (or the 64-byte
+//!   `seed || public key` form), is accepted as well: it verifies with its public half and is
+//!   what [`Provider::sign`] needs to sign `v1a` test requests.
+//!
+//! Unknown versions are skipped, as the spec asks, so a header carrying only them fails; so
+//! does a `v1a` signature when only `whsec_` secrets are configured, and the reverse.
 //!
 //! The verify core ([`verify_signed`], [`signature_value`]) is public because `internal` accepts
 //! this format as an alternative to a bearer key.
 
 use std::time::{Duration, SystemTime};
 
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use crate::asymmetric;
 use crate::signature::{self, Algorithm, Encoding};
 use crate::{
     BuildError, EventMeta, ExtractError, Provider, Request, Secret, Secrets, SignError,
@@ -39,6 +51,11 @@ pub const SVIX_HEADERS: HeaderNames = HeaderNames {
 };
 
 const SYMMETRIC_VERSION: &str = "v1";
+const ASYMMETRIC_VERSION: &str = "v1a";
+/// The prefix of a `v1a` public (verifying) key.
+pub const WHPK_PREFIX: &str = "whpk_";
+/// The prefix of a `v1a` private (signing) key.
+pub const WHSK_PREFIX: &str = "whsk_";
 const KEPT_HEADERS: &[&str] = &[
     "webhook-id",
     "webhook-timestamp",
@@ -50,7 +67,43 @@ const KEPT_HEADERS: &[&str] = &[
 const RETRY_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Why a configured secret is unusable, shared by `check_secret` and `sign`.
-const BAD_KEY: &str = "a Standard Webhooks secret must be base64 (optionally prefixed with whsec_)";
+const BAD_KEY: &str = "a Standard Webhooks secret must be whsec_<base64> (or plain base64), whpk_<base64 Ed25519 public key> or whsk_<base64 Ed25519 seed>";
+const PUBLIC_KEY_CANNOT_SIGN: &str =
+    "a whpk_ public key only verifies; configure the whsk_ private key to sign v1a test requests";
+
+/// A configured secret, decoded.
+pub enum Key {
+    /// `whsec_` (or unprefixed base64): checks `v1` HMAC signatures.
+    Symmetric(Vec<u8>),
+    /// `whpk_`: checks `v1a` Ed25519 signatures.
+    Public(VerifyingKey),
+    /// `whsk_`: signs `v1a`, and checks with its public half.
+    Private(Box<SigningKey>),
+}
+
+impl Key {
+    /// Decode one configured secret; `None` when it is none of the accepted forms.
+    pub fn decode(secret: &[u8]) -> Option<Key> {
+        let text = std::str::from_utf8(secret).ok()?.trim();
+        if let Some(encoded) = text.strip_prefix(WHPK_PREFIX) {
+            let bytes = Encoding::Base64.decode(encoded)?;
+            return asymmetric::ed25519_public_key(&bytes).map(Key::Public);
+        }
+        if let Some(encoded) = text.strip_prefix(WHSK_PREFIX) {
+            let bytes = Encoding::Base64.decode(encoded)?;
+            return asymmetric::ed25519_signing_key(&bytes).map(|key| Key::Private(Box::new(key)));
+        }
+        signature::decode_whsec(secret).map(Key::Symmetric)
+    }
+
+    fn verifying_key(&self) -> Option<VerifyingKey> {
+        match self {
+            Key::Symmetric(_) => None,
+            Key::Public(key) => Some(*key),
+            Key::Private(key) => Some(key.verifying_key()),
+        }
+    }
+}
 
 /// The header family `req` uses: `webhook-*` if it carries `webhook-signature`, else `svix-*`
 /// if it carries `svix-signature`.
@@ -78,14 +131,10 @@ pub fn verify_signed(
     let timestamp = signature::parse_unix_timestamp(timestamp_text)
         .ok_or(VerifyError::MalformedHeader(names.timestamp))?;
 
-    let keys: Vec<Vec<u8>> = secrets
+    let keys: Vec<Key> = secrets
         .iter()
-        .filter_map(|secret| signature::decode_whsec(secret.expose()))
+        .filter_map(|secret| Key::decode(secret.expose()))
         .collect();
-    let presented = signature::decode_all(
-        Encoding::Base64,
-        signature::space_list(signature_header, SYMMETRIC_VERSION),
-    );
     let signed: [&[u8]; 5] = [
         id.as_bytes(),
         b".",
@@ -93,7 +142,33 @@ pub fn verify_signed(
         b".",
         req.body,
     ];
-    if !signature::any_signature_matches(Algorithm::Sha256, &keys, &signed, &presented) {
+    let symmetric: Vec<&[u8]> = keys
+        .iter()
+        .filter_map(|key| match key {
+            Key::Symmetric(bytes) => Some(bytes.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let mut matched = !symmetric.is_empty() && {
+        let presented = signature::decode_all(
+            Encoding::Base64,
+            signature::space_list(signature_header, SYMMETRIC_VERSION),
+        );
+        signature::any_signature_matches(Algorithm::Sha256, &symmetric, &signed, &presented)
+    };
+    let public: Vec<VerifyingKey> = keys.iter().filter_map(Key::verifying_key).collect();
+    if !matched && !public.is_empty() {
+        let presented = signature::decode_all(
+            Encoding::Base64,
+            signature::space_list(signature_header, ASYMMETRIC_VERSION),
+        );
+        matched = public.iter().any(|key| {
+            presented
+                .iter()
+                .any(|sig| asymmetric::ed25519_verify(key, &signed, sig))
+        });
+    }
+    if !matched {
         return Err(VerifyError::SignatureMismatch);
     }
     // After the MAC: only authentic requests are ever counted as stale.
@@ -118,16 +193,33 @@ pub fn sign_headers(
     now: SystemTime,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, SignError> {
-    let key = signature::decode_whsec(secret.expose()).ok_or(SignError::BadSecret(BAD_KEY))?;
     let timestamp = signature::unix_seconds(now);
+    let value = match Key::decode(secret.expose()).ok_or(SignError::BadSecret(BAD_KEY))? {
+        Key::Symmetric(key) => signature_value(&key, id, timestamp, body),
+        Key::Private(key) => asymmetric_signature_value(&key, id, timestamp, body),
+        Key::Public(_) => return Err(SignError::Unsupported(PUBLIC_KEY_CANNOT_SIGN)),
+    };
     Ok(vec![
         (WEBHOOK_HEADERS.id.into(), id.into()),
         (WEBHOOK_HEADERS.timestamp.into(), timestamp.to_string()),
-        (
-            WEBHOOK_HEADERS.signature.into(),
-            signature_value(&key, id, timestamp, body),
-        ),
+        (WEBHOOK_HEADERS.signature.into(), value),
     ])
+}
+
+/// The `webhook-signature` value (`v1a,<base64>`) for `body` sent as message `id` at
+/// `timestamp`, signed with the Ed25519 `key`.
+pub fn asymmetric_signature_value(
+    key: &SigningKey,
+    id: &str,
+    timestamp: u64,
+    body: &[u8],
+) -> String {
+    let timestamp = timestamp.to_string();
+    let sig = asymmetric::ed25519_sign(
+        key,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
+    format!("{ASYMMETRIC_VERSION},{}", Encoding::Base64.encode(&sig))
 }
 
 #[derive(Debug, Clone)]
@@ -188,7 +280,7 @@ impl Provider for StandardWebhooks {
     }
 
     fn check_secret(&self, secret: &Secret) -> Result<(), BuildError> {
-        signature::decode_whsec(secret.expose())
+        Key::decode(secret.expose())
             .map(drop)
             .ok_or_else(|| BuildError::Invalid(BAD_KEY.into()))
     }
@@ -443,6 +535,90 @@ mod tests {
             p.sign(&sign, &Secret::new("whsec_???"), at(TS)),
             Err(SignError::BadSecret(BAD_KEY))
         );
+    }
+
+    // standard-webhooks libraries/go webhook_asymmetric_test.go::TestAsymmetricWebhookSign.
+    const V1A_PRIVATE: &str = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+    const V1A_PUBLIC: &str = "whpk_ZlN4eg7dSSqi0moX9hQUk3orrOouK3QVQSlJa248c/g=";
+    const V1A_SIG: &str = "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag==";
+
+    #[test]
+    fn v1a_vector_verifies_with_the_public_or_the_private_key() {
+        assert_eq!(verify(&request(V1A_SIG), &[V1A_PUBLIC], TS), Ok(()));
+        assert_eq!(verify(&request(V1A_SIG), &[V1A_PRIVATE], TS), Ok(()));
+        // Rotation and mixed configurations: any matching key passes.
+        assert_eq!(verify(&request(V1A_SIG), &[SECRET, V1A_PUBLIC], TS), Ok(()));
+        let both = format!("{SIG} {V1A_SIG}");
+        assert_eq!(verify(&request(&both), &[V1A_PUBLIC], TS), Ok(()));
+        assert_eq!(verify(&request(&both), &[SECRET], TS), Ok(()));
+        let last_valid = format!("v1a,{} v1,{} {V1A_SIG}", "A".repeat(88), "A".repeat(44));
+        assert_eq!(verify(&request(&last_valid), &[V1A_PUBLIC], TS), Ok(()));
+    }
+
+    #[test]
+    fn v1a_negatives_fail() {
+        let mismatch = Err(VerifyError::SignatureMismatch);
+        // A symmetric secret never accepts v1a, a public key never accepts v1.
+        assert_eq!(verify(&request(V1A_SIG), &[SECRET], TS), mismatch);
+        assert_eq!(verify(&request(SIG), &[V1A_PUBLIC], TS), mismatch);
+        // Another key pair (the Go library's other test seed).
+        let other = "whsk_V0VCSE9PS0FTWU1NRVRSSUNURVNUUFJJVkFURUtFWTE=";
+        assert_eq!(verify(&request(V1A_SIG), &[other], TS), mismatch);
+        assert_eq!(
+            verify(&request(V1A_SIG).body(flip_byte(BODY)), &[V1A_PUBLIC], TS),
+            mismatch
+        );
+        assert_eq!(
+            verify(&request(V1A_SIG).body(pretty(BODY)), &[V1A_PUBLIC], TS),
+            mismatch
+        );
+        for sig in [
+            "v1a,",
+            &V1A_SIG[..V1A_SIG.len() - 8],
+            &V1A_SIG.replace("v1a,", "v1,"),
+            "v1a,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=",
+        ] {
+            assert_eq!(verify(&request(sig), &[V1A_PUBLIC], TS), mismatch, "{sig}");
+        }
+        let moved = request(V1A_SIG).set("webhook-id", "msg_other");
+        assert_eq!(verify(&moved, &[V1A_PUBLIC], TS), mismatch);
+        assert_eq!(
+            verify(&request(V1A_SIG), &[V1A_PUBLIC], TS + 301),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            verify(&request(V1A_SIG), &[V1A_PUBLIC], TS - 301),
+            Err(VerifyError::FutureTimestamp)
+        );
+    }
+
+    #[test]
+    fn v1a_signing_needs_the_private_key() {
+        let p = provider();
+        let vector = TestRequest::signed(&p, BODY, ID, V1A_PRIVATE, at(TS));
+        assert_eq!(vector.value("webhook-signature"), V1A_SIG);
+        assert_eq!(verify(&vector, &[V1A_PUBLIC], TS), Ok(()));
+        let sign = SignRequest {
+            method: "POST",
+            url: "u",
+            body: BODY,
+            event_id: ID,
+        };
+        assert_eq!(
+            p.sign(&sign, &Secret::new(V1A_PUBLIC), at(TS)),
+            Err(SignError::Unsupported(PUBLIC_KEY_CANNOT_SIGN))
+        );
+    }
+
+    #[test]
+    fn asymmetric_secrets_are_checked_at_start_up() {
+        let p = provider();
+        for good in [V1A_PUBLIC, V1A_PRIVATE, SECRET] {
+            assert_eq!(p.check_secret(&Secret::new(good)), Ok(()), "{good}");
+        }
+        for bad in ["whpk_AAAA", "whpk_not base64", "whsk_AAAA", "whpk_"] {
+            assert!(p.check_secret(&Secret::new(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]
