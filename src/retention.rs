@@ -46,6 +46,10 @@ pub fn spawn(
             if total > 0 {
                 tracing::info!(rows = total, "purged inbox rows past the dedupe window");
             }
+            // Replay tokens live as long as the events they protect.
+            if let Err(e) = store.purge_replay_tokens(cutoff).await {
+                tracing::warn!(error = %e, "purging old replay tokens failed; will retry");
+            }
             let stats_cutoff = now_ms() - crate::stats::RETENTION.as_millis() as i64;
             if let Err(e) = store.purge_stats(stats_cutoff).await {
                 tracing::warn!(error = %e, "purging old stats failed; will retry");

@@ -65,9 +65,9 @@ pub async fn run(config: &Config, args: SendArgs) -> anyhow::Result<i32> {
     let url = format!("{}/webhooks/{}", base.trim_end_matches('/'), args.source);
     let signed_url = source.public_url.clone().unwrap_or_else(|| url.clone());
     let now = SystemTime::now() - args.age.unwrap_or_default();
-    let headers = source
+    let signed = source
         .provider
-        .sign(
+        .sign_request(
             &SignRequest {
                 method: "POST",
                 url: &signed_url,
@@ -78,6 +78,16 @@ pub async fn run(config: &Config, args: SendArgs) -> anyhow::Result<i32> {
             now,
         )
         .map_err(|e| anyhow!("cannot sign for `{}`: {e}", args.source))?;
+    // Some schemes sign inside the body (Mailgun, Adyen) or sign extra query parameters
+    // (Twilio's bodySHA256): send exactly what was signed.
+    if let Some(b) = signed.body {
+        body = b;
+    }
+    let url = match &signed.query {
+        Some(q) => hookgate_providers::append_query(&url, q),
+        None => url,
+    };
+    let headers = signed.headers;
     if args.tamper {
         match body.first_mut() {
             Some(b) => *b ^= 0x01,

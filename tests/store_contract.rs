@@ -550,6 +550,32 @@ async fn stats_add_up_across_flushes_and_are_summed_per_bucket(s: Arc<dyn Store>
     assert_eq!(left.len(), 2, "{left:?}");
 }
 
+async fn replay_tokens_bind_to_the_first_body(s: Arc<dyn Store>) {
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    let now = store::now_ms();
+    assert!(
+        s.claim_replay_token("mg", "tok", &a, now).await.unwrap(),
+        "new token"
+    );
+    assert!(
+        s.claim_replay_token("mg", "tok", &a, now).await.unwrap(),
+        "a retry with the same body"
+    );
+    assert!(
+        !s.claim_replay_token("mg", "tok", &b, now).await.unwrap(),
+        "the token on another body"
+    );
+    assert!(
+        s.claim_replay_token("other", "tok", &b, now).await.unwrap(),
+        "tokens are per source"
+    );
+    assert_eq!(s.purge_replay_tokens(now + 1).await.unwrap(), 2);
+    assert!(
+        s.claim_replay_token("mg", "tok", &b, now).await.unwrap(),
+        "forgotten after purge"
+    );
+}
+
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig {
@@ -598,6 +624,7 @@ contract!(
     an_expired_lease_means_redelivery_and_the_old_holder_loses,
     dead_deliveries_can_be_retried_and_events_requeued,
     events_are_listed_newest_first_with_filters_and_a_cursor,
+    replay_tokens_bind_to_the_first_body,
     events_can_be_listed_by_status_with_their_delivery_counts,
     stats_add_up_across_flushes_and_are_summed_per_bucket,
 );

@@ -102,6 +102,26 @@ pub async fn ingest(
     {
         return Err(reject(&app, &source.name, rid, None, e.into()));
     }
+    let body_sha256: [u8; 32] = Sha256::digest(&body).into();
+    if let Some(token) = source.provider.replay_token(&preq) {
+        // The signature does not cover the body: a token seen before with another body is a
+        // lifted signature, not a retry.
+        let claim = app.store.claim_replay_token(
+            &source.name,
+            &token,
+            &body_sha256,
+            crate::store::now_ms(),
+        );
+        match tokio::time::timeout(app.settings.store_timeout, claim).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                let e = hookgate_providers::VerifyError::ReplayedToken;
+                return Err(reject(&app, &source.name, rid, None, e.into()));
+            }
+            Ok(Err(e)) => return Err(store_failure(&app, &source.name, rid, e)),
+            Err(_) => return Err(store_failure(&app, &source.name, rid, StoreError::Timeout)),
+        }
+    }
     if let Some(ch) = source.provider.challenge(&preq, &source.secrets) {
         tracing::info!(source = %source.name, request_id = rid, outcome = "challenge", "ingest decision");
         app.stats.challenge(&source.name);
@@ -120,7 +140,6 @@ pub async fn ingest(
     span.record("event_id", metas[0].id.as_str());
 
     let received_at_ms = crate::store::now_ms();
-    let body_sha256: [u8; 32] = Sha256::digest(&body).into();
     let kept = kept_headers(&parts.headers, source.provider.kept_headers());
     let events: Vec<NewEvent> = metas
         .iter()
@@ -285,7 +304,14 @@ fn public_url(
     path_and_query: &str,
 ) -> String {
     if let Some(url) = source_url {
-        return url.to_string();
+        // The configured URL replaces scheme, host and path; the query the provider called
+        // with is kept (Twilio signs its `bodySHA256` parameter).
+        return match path_and_query.split_once('?') {
+            Some((_, q)) if !q.is_empty() => {
+                format!("{}?{q}", url.split(['?', '#']).next().unwrap_or(url))
+            }
+            _ => url.to_string(),
+        };
     }
     if let Some(base) = base {
         return format!("{}{}", base.trim_end_matches('/'), path_and_query);

@@ -393,6 +393,20 @@ pub trait Store: Send + Sync + 'static {
     /// delivery. Returns how many were deleted.
     async fn purge_expired(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError>;
 
+    /// Remember a single-use token of `source` seen with a body of `body_sha256`. `true` when
+    /// the token is new or comes again with the same body (a retry); `false` when it was seen
+    /// with a different body (a signature lifted onto another body).
+    async fn claim_replay_token(
+        &self,
+        source: &str,
+        token: &str,
+        body_sha256: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Forget replay tokens seen before `cutoff_ms`.
+    async fn purge_replay_tokens(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
+
     /// Add each row's value to the stored counter of its (minute, scope, name, counter),
     /// creating it if needed, in one transaction. Additive, so every replica flushes its own
     /// counts and the figures add up.

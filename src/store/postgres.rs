@@ -487,6 +487,35 @@ impl Store for PostgresStore {
             .await?)
     }
 
+    async fn claim_replay_token(
+        &self,
+        source: &str,
+        token: &str,
+        body_sha256: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // Insert-or-keep, then compare: the first body a token was seen with wins.
+        let stored: Vec<u8> = sqlx::query_scalar(
+            "INSERT INTO replay_tokens (source, token, body_sha256, seen_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (source, token) DO UPDATE SET source = excluded.source RETURNING body_sha256",
+        )
+        .bind(source)
+        .bind(token)
+        .bind(&body_sha256[..])
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(stored.as_slice() == body_sha256.as_slice())
+    }
+
+    async fn purge_replay_tokens(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM replay_tokens WHERE seen_at < $1")
+            .bind(cutoff_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn purge_expired(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM inbox WHERE id IN (SELECT i.id FROM inbox i WHERE i.received_at < $1 \
