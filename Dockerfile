@@ -6,6 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY providers ./providers
 COPY migrations ./migrations
 COPY src ./src
+COPY benches ./benches
 RUN cargo build --release --locked --bin hookgate
 
 # Runtime stage: slim Debian, non-root, data under /var/lib/hookgate.
