@@ -355,3 +355,29 @@ async fn replay_redelivers_through_the_normal_path() {
     assert_eq!(v["deliveries"].as_array().unwrap().len(), 2);
     assert!(v["deliveries"][0]["attempts_log"].as_array().unwrap().len() >= 2);
 }
+
+#[tokio::test]
+async fn shutdown_stops_claiming_and_lets_in_flight_deliveries_finish() {
+    let rx = Receiver::start().await;
+    rx.set_delay(Duration::from_millis(300));
+    let app = app_with_handlers(&[("billing", &rx.url(), "[\"stripe\"]", "")]).await;
+    json_with_status(app.post_stripe(&event("evt_sd", "x")).await, 200).await;
+    rx.wait_for(1, Duration::from_secs(5)).await; // the delivery is now in flight
+    let store = app.server.store().clone();
+    let TestApp {
+        server, dir: _dir, ..
+    } = app;
+    server.shutdown().await.unwrap();
+    assert_eq!(
+        rx.completed(),
+        ["stripe:evt_sd"],
+        "the in-flight delivery finished"
+    );
+    let ev = store.find_event("stripe", "evt_sd").await.unwrap().unwrap();
+    let ds = store.deliveries_of(ev.id).await.unwrap();
+    assert_eq!(
+        (ds[0].state.as_str(), ds[0].attempts),
+        ("delivered", 1),
+        "and was recorded before exit"
+    );
+}

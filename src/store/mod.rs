@@ -292,6 +292,40 @@ impl EventFilter {
     }
 }
 
+/// Append the conditions of `filter` to a query that already has a `WHERE` clause. Shared by
+/// both engines so they filter identically; only the cursor's type differs between them.
+pub(crate) fn push_event_filter<'a, DB>(qb: &mut sqlx::QueryBuilder<'a, DB>, filter: &EventFilter)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if let Some(s) = &filter.source {
+        qb.push(" AND source = ").push_bind(s.clone());
+    }
+    let (exact, prefix) = filter.type_match();
+    if let Some(t) = exact {
+        qb.push(" AND event_type = ").push_bind(t.to_string());
+    }
+    if let Some(p) = prefix {
+        qb.push(" AND event_type LIKE ")
+            .push_bind(p)
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(e) = &filter.event_id {
+        qb.push(" AND event_id = ").push_bind(e.clone());
+    }
+    if let Some(f) = filter.from_ms {
+        qb.push(" AND received_at >= ").push_bind(f);
+    }
+    if let Some(t) = filter.to_ms {
+        qb.push(" AND received_at < ").push_bind(t);
+    }
+    if let Some(status) = filter.status {
+        qb.push(" AND ").push(status.sql_condition());
+    }
+}
+
 /// Store failures. All are transient from a client's point of view: the answer is 503 and the
 /// provider retries; nothing is recorded as an outcome.
 #[derive(Debug, Clone, thiserror::Error)]

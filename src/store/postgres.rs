@@ -403,30 +403,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<EventSummary>, StoreError> {
         let mut qb: QueryBuilder<Postgres> =
             QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE TRUE"));
-        if let Some(s) = &filter.source {
-            qb.push(" AND source = ").push_bind(s.clone());
-        }
-        let (exact, prefix) = filter.type_match();
-        if let Some(t) = exact {
-            qb.push(" AND event_type = ").push_bind(t.to_string());
-        }
-        if let Some(p) = prefix {
-            qb.push(" AND event_type LIKE ")
-                .push_bind(p)
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(e) = &filter.event_id {
-            qb.push(" AND event_id = ").push_bind(e.clone());
-        }
-        if let Some(f) = filter.from_ms {
-            qb.push(" AND received_at >= ").push_bind(f);
-        }
-        if let Some(t) = filter.to_ms {
-            qb.push(" AND received_at < ").push_bind(t);
-        }
-        if let Some(status) = filter.status {
-            qb.push(" AND ").push(status.sql_condition());
-        }
+        super::push_event_filter(&mut qb, filter);
         if let Some(b) = before {
             qb.push(" AND id < ").push_bind(b);
         }
