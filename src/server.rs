@@ -86,12 +86,12 @@ impl Server {
 
         let app = router(state);
         let (final_stats, final_store) = (stats.clone(), store.clone());
+        let timeouts = crate::http::serve::ConnectionTimeouts {
+            header_read: config.server.header_read_timeout,
+            shutdown_grace: config.server.shutdown_grace,
+        };
         let serve = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_rx.wait_for(|stop| *stop).await;
-                })
-                .await;
+            let served = crate::http::serve::serve(listener, app, &mut shutdown_rx, timeouts).await;
             let _ = dispatch.await;
             let _ = flusher.await;
             // Last flush, after the last request and the last delivery were counted.

@@ -416,3 +416,34 @@ async fn fifty_concurrent_identical_requests_yield_one_first_seen() {
     assert_eq!(ids.len(), 1, "every answer names the same record");
     assert_eq!(app.server.store().count_events().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let mut conn = tokio::net::TcpStream::connect(app.server.addr())
+        .await
+        .unwrap();
+    conn.write_all(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // ...and never finishes the headers (slowloris).
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "the server kept a header-trickling connection open"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
+    // Other clients were served meanwhile and still are.
+    json_with_status(
+        app.client.get(app.url("/healthz")).send().await.unwrap(),
+        200,
+    )
+    .await;
+}

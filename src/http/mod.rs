@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod serve;
 
 use crate::dispatch::routing::Routes;
 use crate::error::ApiError;

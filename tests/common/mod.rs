@@ -51,6 +51,7 @@ pub fn base_config(
 listen = "127.0.0.1:0"
 max_body_bytes = 65536
 request_timeout = "2s"
+header_read_timeout = "1s"
 
 [store]
 url = "{store_url}"

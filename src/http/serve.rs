@@ -1,0 +1,78 @@
+//! The connection loop: accept, serve HTTP/1.1 and HTTP/2 on each connection, shut down
+//! gracefully.
+//!
+//! It exists instead of `axum::serve` for one reason: a deadline on reading the request line
+//! and headers. Without it a client that trickles header bytes (slowloris) holds a connection
+//! and a task forever; the body has its own deadline in ingest. On shutdown the listener closes
+//! at once, connections finish their in-flight requests, and whatever is still open after the
+//! grace period is dropped.
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionTimeouts {
+    /// Request line and headers must arrive within this.
+    pub header_read: Duration,
+    /// How long open connections may take to finish after shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+/// Serve `app` on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: &mut watch::Receiver<bool>,
+    timeouts: ConnectionTimeouts,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) => {
+                        // Typically out of file descriptors: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(app.clone());
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            // The guard `wait_for` returns must not live across the other branch's awaits.
+            _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(timeouts.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period were dropped");
+    }
+    Ok(())
+}
