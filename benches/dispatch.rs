@@ -196,19 +196,23 @@ fn main() {
         for (engine, pg_url) in stores {
             let dir = tempfile::tempdir().unwrap();
             let store_url = pg_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+            // Handler names are unique per run: a Postgres database may hold earlier runs' rows.
+            let suffix = &uuid::Uuid::now_v7().simple().to_string()[20..];
+            let noop = format!("noop_{suffix}");
+            let bus = format!("bus_{suffix}");
             let http = format!(
-                "[handlers.noop]\nkind = \"http\"\nurl = \"{url}\"\nsources = [\"bench\"]\nsecret = \"file:{}\"\nconcurrency = {c}\n",
+                "[handlers.{noop}]\nkind = \"http\"\nurl = \"{url}\"\nsources = [\"bench\"]\nsecret = \"file:{}\"\nconcurrency = {c}\n",
                 dir.path().join("handler_secret").display()
             );
-            let r = hookgate_rate(&store_url, &http, "noop", n, dir.path()).await;
+            let r = hookgate_rate(&store_url, &http, &noop, n, dir.path()).await;
             println!("{:<44} {:>14.0}", format!("hookgate ({engine}) -> no-op http handler"), r);
             if redis_ok {
                 let dir = tempfile::tempdir().unwrap();
                 let store_url = pg_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
                 let rs = format!(
-                    "[handlers.bus]\nkind = \"redis_stream\"\nurl = \"{redis_url}\"\nstream = \"{stream}\"\nmaxlen = 100000\nsources = [\"bench\"]\nconcurrency = {c}\n"
+                    "[handlers.{bus}]\nkind = \"redis_stream\"\nurl = \"{redis_url}\"\nstream = \"{stream}\"\nmaxlen = 100000\nsources = [\"bench\"]\nconcurrency = {c}\n"
                 );
-                let r = hookgate_rate(&store_url, &rs, "bus", n, dir.path()).await;
+                let r = hookgate_rate(&store_url, &rs, &bus, n, dir.path()).await;
                 println!("{:<44} {:>14.0}", format!("hookgate ({engine}) -> redis stream"), r);
             }
         }

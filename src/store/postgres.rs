@@ -324,38 +324,66 @@ impl Store for PostgresStore {
 
     async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
         let now = super::now_ms();
-        let mut tx = self.pool.begin().await?;
-        let mut applied = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut tokens = Vec::with_capacity(batch.len());
+        let mut states = Vec::with_capacity(batch.len());
+        let mut next_ats = Vec::with_capacity(batch.len());
+        let mut statuses: Vec<Option<i32>> = Vec::with_capacity(batch.len());
+        let mut errors: Vec<Option<String>> = Vec::with_capacity(batch.len());
+        let mut started: Vec<i64> = Vec::with_capacity(batch.len());
+        let mut durations: Vec<i64> = Vec::with_capacity(batch.len());
+        let mut outcomes: Vec<&str> = Vec::with_capacity(batch.len());
         for c in batch {
             let (state, next_at) = match c.next {
                 NextState::Delivered => ("delivered", now),
                 NextState::RetryAt { at_ms } => ("pending", at_ms),
                 NextState::Dead => ("dead", now),
             };
-            let done = sqlx::query(
-                "WITH upd AS ( \
-                   UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, \
-                   lease_until = NULL, lease_token = NULL, last_status = $3, last_error = $4, updated_at = $5 \
-                   WHERE id = $6 AND lease_token = $7 RETURNING id, attempts) \
-                 INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-                 SELECT id, attempts, $8, $9, $3, $4, $10 FROM upd",
-            )
-            .bind(state)
-            .bind(next_at)
-            .bind(c.status.map(i32::from))
-            .bind(c.error.as_deref())
-            .bind(now)
-            .bind(c.delivery)
-            .bind(c.lease_token)
-            .bind(c.started_at_ms)
-            .bind(c.duration_ms)
-            .bind(c.next.label())
-            .execute(&mut *tx)
-            .await?;
-            applied.push(done.rows_affected() == 1);
+            ids.push(c.delivery);
+            tokens.push(c.lease_token);
+            states.push(state);
+            next_ats.push(next_at);
+            statuses.push(c.status.map(i32::from));
+            errors.push(c.error.clone());
+            started.push(c.started_at_ms);
+            durations.push(c.duration_ms);
+            outcomes.push(c.next.label());
         }
-        tx.commit().await?;
-        Ok(applied)
+        // One statement for the whole batch: update the deliveries whose lease token still
+        // matches, and log an attempt for exactly those.
+        let applied: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "WITH input AS ( \
+               SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::int[], \
+                 $6::text[], $7::bigint[], $8::bigint[], $9::text[]) \
+               AS t(delivery, token, state, next_at, status, error, started_at, duration_ms, outcome)), \
+             upd AS ( \
+               UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
+                 next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
+                 last_status = i.status, last_error = i.error, updated_at = $10 \
+               FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
+               RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
+             ins AS ( \
+               INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+               SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd) \
+             SELECT id, token FROM upd",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .bind(&states)
+        .bind(&next_ats)
+        .bind(&statuses)
+        .bind(&errors)
+        .bind(&started)
+        .bind(&durations)
+        .bind(&outcomes)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let applied: std::collections::HashSet<(Uuid, Uuid)> = applied.into_iter().collect();
+        Ok(batch
+            .iter()
+            .map(|c| applied.contains(&(c.delivery, c.lease_token)))
+            .collect())
     }
 
     async fn requeue(
