@@ -381,3 +381,41 @@ async fn shutdown_stops_claiming_and_lets_in_flight_deliveries_finish() {
         "and was recorded before exit"
     );
 }
+
+#[tokio::test]
+async fn malformed_admin_requests_get_problem_json() {
+    let app = app_with_handlers(&[]).await;
+    let get = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let p = json_with_status(get("/api/events/not-a-uuid").await.unwrap(), 400).await;
+    assert_eq!(p["code"], "bad_request");
+    let p = json_with_status(get("/api/events?limit=lots").await.unwrap(), 400).await;
+    assert_eq!(p["code"], "bad_request");
+    let post = |body: &'static str| {
+        app.client
+            .post(app.url("/api/replay"))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(body)
+            .send()
+    };
+    let p = json_with_status(post("{not json").await.unwrap(), 400).await;
+    assert_eq!(p["code"], "bad_request");
+    let p = json_with_status(post(r#"{"sorce":"stripe"}"#).await.unwrap(), 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("sorce"), "{p}");
+    // An empty body means "no filter".
+    let v = json_with_status(post("").await.unwrap(), 200).await;
+    assert_eq!(v["events"], 0);
+    // A wrong token is 401 whatever else is wrong.
+    let resp = app
+        .client
+        .get(app.url("/api/events/not-a-uuid"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    json_with_status(resp, 401).await;
+}

@@ -6,13 +6,13 @@
 //! Its OpenAPI description (`openapi.json`, beside this file) is served without a token at
 //! `GET /api/openapi.json`; a test checks that it names every route.
 
+use super::extract::{ApiPath, ApiQuery, OptionalJson};
 use super::AppState;
 use crate::error::ApiError;
 use crate::replay::{self, ReplayError};
 use crate::stats::report::{self, ReportInput, StatsReport, StatsWindow};
 use crate::store::{now_ms, EventFilter, EventStatus, StoreError};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -49,11 +49,6 @@ async fn openapi() -> Response {
 }
 
 /// Query strings that do not parse are problem+json 400s like every other client error.
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 #[derive(Debug, Deserialize)]
 pub struct StatsQuery {
     /// `1h` (default), `24h` or `7d`.
@@ -62,9 +57,8 @@ pub struct StatsQuery {
 
 async fn stats(
     State(app): State<Arc<AppState>>,
-    q: Result<Query<StatsQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<StatsReport>, ApiError> {
-    let q = query(q)?;
     let window = match q.window.as_deref() {
         None => StatsWindow::Hour,
         Some(w) => StatsWindow::parse(w).ok_or_else(|| {
@@ -148,9 +142,8 @@ pub struct ListQuery {
 
 async fn list_events(
     State(app): State<Arc<AppState>>,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let q = query(q)?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let filter = EventFilter {
         source: q.source,
@@ -173,7 +166,7 @@ async fn list_events(
 
 async fn event_detail(
     State(app): State<Arc<AppState>>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
     let ev = app
         .store
@@ -221,8 +214,8 @@ pub struct HandlerQuery {
 
 async fn replay_one(
     State(app): State<Arc<AppState>>,
-    Path(id): Path<Uuid>,
-    Query(q): Query<HandlerQuery>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<HandlerQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let queued = replay::replay_event(&app.store, &app.routes, id, q.handler.as_deref())
         .await
@@ -246,9 +239,8 @@ pub struct ReplayRequest {
 
 async fn replay_filtered(
     State(app): State<Arc<AppState>>,
-    body: Option<Json<ReplayRequest>>,
+    OptionalJson(r): OptionalJson<ReplayRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let r = body.map(|Json(r)| r).unwrap_or_default();
     let filter = EventFilter {
         source: r.source,
         event_type: r.event_type,
@@ -267,7 +259,7 @@ async fn replay_filtered(
 
 async fn retry_dead(
     State(app): State<Arc<AppState>>,
-    Query(q): Query<HandlerQuery>,
+    ApiQuery(q): ApiQuery<HandlerQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let retried = replay::retry_dead(&app.store, &app.routes, q.handler.as_deref())
         .await

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod dashboard;
+pub mod extract;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
