@@ -136,17 +136,11 @@ async fn hookgate_rate(
     }
     let wake = Arc::new(Notify::new());
     let stats = Arc::new(hookgate::stats::Stats::new());
-    let dispatcher = Dispatcher::from_config(
-        &config,
-        &resolved.handler_secrets,
-        store.clone(),
-        wake,
-        stats,
-    )
-    .unwrap();
+    let dispatcher =
+        Dispatcher::from_config(&config, &resolved.handler_secrets, wake, stats).unwrap();
     let (stop, stop_rx) = watch::channel(false);
     let start = Instant::now();
-    let task = tokio::spawn(dispatcher.run(stop_rx, Duration::from_secs(5)));
+    let task = tokio::spawn(dispatcher.run(store.clone(), stop_rx, Duration::from_secs(5)));
     loop {
         let h = store.delivery_health().await.unwrap();
         let delivered = h

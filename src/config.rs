@@ -196,6 +196,9 @@ pub struct SourceConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatchConfig {
+    /// Run the dispatcher in this process. `false` makes an ingest-only replica: events and
+    /// their pending deliveries are recorded, and dispatchers elsewhere deliver them.
+    pub enabled: bool,
     /// Fallback poll for due deliveries (new events wake the dispatcher at once; retries and
     /// other replicas' events are found by this poll).
     #[serde(with = "humantime_serde")]
@@ -211,9 +214,10 @@ pub struct DispatchConfig {
 impl Default for DispatchConfig {
     fn default() -> Self {
         DispatchConfig {
+            enabled: true,
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(60),
-            claim_batch: 64,
+            claim_batch: 256,
         }
     }
 }

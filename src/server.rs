@@ -34,18 +34,21 @@ impl Server {
         for w in &warnings {
             tracing::warn!("{w}");
         }
-        let store = store::open(&config.store).await.with_context(|| {
-            format!("cannot open the store at {}", redact_url(&config.store.url))
-        })?;
         let dispatch_wake = Arc::new(Notify::new());
         let stats = Arc::new(Stats::new());
         let dispatcher = Dispatcher::from_config(
             &config,
             &handler_secrets,
-            store.clone(),
             dispatch_wake.clone(),
             stats.clone(),
         )?;
+        // Deliveries go straight from the commit to this process's dispatcher only if it runs.
+        let handoff = config.dispatch.enabled.then(|| dispatcher.handoff());
+        let store = store::open_with(&config.store, handoff)
+            .await
+            .with_context(|| {
+                format!("cannot open the store at {}", redact_url(&config.store.url))
+            })?;
         let state = Arc::new(AppState {
             sources,
             routes: Routes::from_config(&config.handlers),
@@ -74,9 +77,17 @@ impl Server {
             shutdown.subscribe(),
         );
 
-        crate::dispatch::check_handlers(dispatcher.handlers());
-        let dispatch =
-            tokio::spawn(dispatcher.run(shutdown.subscribe(), config.server.shutdown_grace));
+        let dispatch = if config.dispatch.enabled {
+            crate::dispatch::check_handlers(&dispatcher.handlers());
+            tokio::spawn(dispatcher.run(
+                store.clone(),
+                shutdown.subscribe(),
+                config.server.shutdown_grace,
+            ))
+        } else {
+            tracing::info!("dispatch is disabled here (dispatch.enabled = false): ingest only");
+            tokio::spawn(async {})
+        };
         let flusher = crate::stats::spawn_flusher(
             stats.clone(),
             store.clone(),

@@ -6,10 +6,13 @@
 //! mid-flight simply lets its leases lapse; any dispatcher (this replica after a restart, or
 //! another) then claims the delivery again — so every delivery is made at least once.
 //!
-//! Waking: ingest notifies the dispatcher when it commits new deliveries, and a finished
-//! delivery notifies it that capacity is free; the poll interval is only the fallback that
-//! finds retries coming due and deliveries created by other replicas. On shutdown it stops
-//! claiming and waits (up to a grace period) for in-flight deliveries.
+//! The hot path has no claim at all: the group commit that accepts an event writes its
+//! deliveries already leased to this process and hands them, with the body it holds, to the
+//! handler's lane ([`crate::store::handoff`]); the attempt's result goes back through the same
+//! group commit, sharing ingest's transaction. Claims serve what the hand-off could not take
+//! (a lane was full), retries coming due, lapsed leases, and other replicas' events, in
+//! batches of `dispatch.claim_batch`. On shutdown it stops claiming and waits (up to a grace
+//! period) for in-flight deliveries.
 
 pub mod retry;
 pub mod routing;
@@ -17,10 +20,11 @@ pub mod routing;
 use crate::config::{Config, DispatchConfig};
 use crate::sinks::{self, Sink, SinkOutcome};
 use crate::stats::Stats;
+use crate::store::handoff::{HandOff, Lane};
 use crate::store::{now_ms, ClaimedDelivery, Completion, Store};
 use hookgate_providers::Secret;
 use retry::RetryPolicy;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -33,146 +37,206 @@ pub struct HandlerRuntime {
     pub policy: RetryPolicy,
     pub timeout: Duration,
     concurrency: usize,
-    permits: Arc<Semaphore>,
+}
+
+/// A handler's lane as the dispatcher holds it: the receiving end, and what the store's
+/// hand-off and this handler's claimer send into.
+struct LaneEnds {
+    handler: Arc<HandlerRuntime>,
+    rx: mpsc::Receiver<ClaimedDelivery>,
+    lane: Lane,
 }
 
 pub struct Dispatcher {
-    store: Arc<dyn Store>,
-    handlers: Vec<Arc<HandlerRuntime>>,
+    lanes: Vec<LaneEnds>,
+    /// Wakes every claimer (replays and retries made from the admin API).
     wake: Arc<Notify>,
     cfg: DispatchConfig,
     stats: Arc<Stats>,
-    completions: mpsc::Sender<Completion>,
-    completions_rx: mpsc::Receiver<Completion>,
 }
 
-/// Most completions written in one transaction.
-const COMPLETION_BATCH: usize = 256;
-
 impl Dispatcher {
-    /// Build the handlers' sinks from validated config.
+    /// Build the handlers' sinks and lanes from validated config.
     pub fn from_config(
         config: &Config,
         handler_secrets: &BTreeMap<String, Secret>,
-        store: Arc<dyn Store>,
         wake: Arc<Notify>,
         stats: Arc<Stats>,
     ) -> anyhow::Result<Self> {
-        let (completions, completions_rx) = mpsc::channel(4096);
-        let mut handlers = Vec::new();
+        let cfg = config.dispatch.clone();
+        let mut lanes = Vec::new();
         for (name, h) in &config.handlers {
             let policy = RetryPolicy::from_config(h);
             let sink = sinks::build(h, handler_secrets.get(name), &policy)?;
-            handlers.push(Arc::new(HandlerRuntime {
-                name: name.clone(),
-                sink,
-                policy,
-                timeout: h.timeout,
-                concurrency: h.concurrency,
-                permits: Arc::new(Semaphore::new(h.concurrency)),
-            }));
+            let (queue, rx) = mpsc::channel(lane_capacity(&cfg, h.concurrency));
+            lanes.push(LaneEnds {
+                handler: Arc::new(HandlerRuntime {
+                    name: name.clone(),
+                    sink,
+                    policy,
+                    timeout: h.timeout,
+                    concurrency: h.concurrency.max(1),
+                }),
+                rx,
+                lane: Lane {
+                    queue,
+                    wake: Arc::new(Notify::new()),
+                },
+            });
         }
         Ok(Dispatcher {
-            store,
-            handlers,
+            lanes,
             wake,
-            cfg: config.dispatch.clone(),
+            cfg,
             stats,
-            completions,
-            completions_rx,
         })
     }
 
-    pub fn handlers(&self) -> &[Arc<HandlerRuntime>] {
-        &self.handlers
+    pub fn handlers(&self) -> Vec<Arc<HandlerRuntime>> {
+        self.lanes.iter().map(|l| l.handler.clone()).collect()
     }
 
-    /// One round: for every handler with free capacity, claim what is due and start
-    /// delivering it. Returns how many deliveries were started.
-    pub async fn run_once(&self, tasks: &mut JoinSet<()>) -> usize {
-        let mut started = 0;
-        for h in &self.handlers {
-            // Claim in batches: with deliveries in flight, wait until a good share of the
-            // capacity is free, so one claim transaction serves many deliveries.
-            let free = h.permits.available_permits();
-            let in_flight = h.concurrency - free;
-            let worth_it = h.concurrency.min(self.cfg.claim_batch).div_ceil(2);
-            if free == 0 || (in_flight > 0 && free < worth_it) {
-                continue;
-            }
-            let free = free.min(self.cfg.claim_batch);
-            let now = now_ms();
-            let lease_until = now + self.cfg.lease.as_millis() as i64;
-            let claimed = match self
-                .store
-                .claim_due(&h.name, free as i64, now, lease_until)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(handler = %h.name, error = %e, "claiming deliveries failed; will retry");
-                    continue;
-                }
-            };
-            for d in claimed {
-                let Ok(permit) = h.permits.clone().try_acquire_owned() else {
-                    // Cannot happen (we claimed at most the free permits); the lease lapses.
-                    break;
-                };
-                started += 1;
-                tasks.spawn(deliver_one(
-                    h.clone(),
-                    d,
-                    permit,
-                    self.completions.clone(),
-                    self.stats.clone(),
-                ));
-            }
-        }
-        started
+    /// What the store needs to hand newly committed deliveries straight to these lanes.
+    pub fn handoff(&self) -> HandOff {
+        let lanes: HashMap<String, Lane> = self
+            .lanes
+            .iter()
+            .map(|l| (l.handler.name.clone(), l.lane.clone()))
+            .collect();
+        HandOff::new(lanes, self.cfg.lease)
     }
 
     /// Dispatch until `shutdown` turns true, then wait up to `grace` for in-flight deliveries.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>, grace: Duration) {
-        if self.handlers.is_empty() {
-            return;
+    pub async fn run(self, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>, grace: Duration) {
+        let mut handlers = JoinSet::new();
+        for ends in self.lanes {
+            handlers.spawn(drive_handler(
+                ends,
+                store.clone(),
+                self.wake.clone(),
+                self.cfg.clone(),
+                self.stats.clone(),
+                shutdown.clone(),
+                grace,
+            ));
         }
-        let (_, placeholder) = mpsc::channel(1);
-        let rx = std::mem::replace(&mut self.completions_rx, placeholder);
-        let writer = tokio::spawn(write_completions(self.store.clone(), rx, self.wake.clone()));
-        let mut tasks = JoinSet::new();
-        loop {
-            while tasks.try_join_next().is_some() {}
-            let started = self.run_once(&mut tasks).await;
-            if *shutdown.borrow() {
-                break;
-            }
-            if started > 0 {
-                continue; // more may be due right away
-            }
+        while handlers.join_next().await.is_some() {}
+    }
+}
+
+/// A lane holds two claim batches (one being claimed while one drains), and never fewer
+/// slots than the handler has workers.
+fn lane_capacity(cfg: &DispatchConfig, concurrency: usize) -> usize {
+    (2 * cfg.claim_batch.max(1)).max(2 * concurrency.max(1))
+}
+
+/// One handler: a claimer that fills the lane from the store, and workers (at most
+/// `concurrency` attempts in flight) that drain it. Each handler has its own lane, workers and
+/// claimer, so a slow or broken handler never takes capacity from another.
+async fn drive_handler(
+    ends: LaneEnds,
+    store: Arc<dyn Store>,
+    wake_all: Arc<Notify>,
+    cfg: DispatchConfig,
+    stats: Arc<Stats>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let LaneEnds {
+        handler: h,
+        mut rx,
+        lane,
+    } = ends;
+    let claimer = tokio::spawn(claim_loop(
+        h.clone(),
+        store.clone(),
+        lane,
+        wake_all,
+        cfg,
+        shutdown.clone(),
+    ));
+    let permits = Arc::new(Semaphore::new(h.concurrency));
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        let d = tokio::select! {
+            d = rx.recv() => match d { Some(d) => d, None => break },
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        // A delivery that waited in the lane until its lease (nearly) lapsed is left to the
+        // next claim: attempting it now could overlap another dispatcher's attempt.
+        if d.lease_until_ms <= now_ms() + h.timeout.as_millis() as i64 {
+            tracing::debug!(handler = %h.name, "lease lapsed while queued; leaving the delivery to the next claim");
+            continue;
+        }
+        tasks.spawn(deliver_one(h.clone(), d, permit, store.clone(), stats.clone()));
+    }
+    claimer.abort();
+    let in_flight = tasks.len();
+    if in_flight > 0 {
+        tracing::info!(handler = %h.name, in_flight, "dispatcher stopping; waiting for in-flight deliveries");
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+                .await;
+        if drained.is_err() {
+            tracing::warn!(handler = %h.name, "in-flight deliveries did not finish in time; their leases will lapse and they will be redelivered");
+            tasks.abort_all();
+        }
+    }
+    // Deliveries still in the lane keep their leases until they lapse; any dispatcher then
+    // claims them again.
+}
+
+/// Fill the lane from the store: deliveries that were written unleased (the lane was full),
+/// retries coming due, deliveries whose lease lapsed, and other replicas' events. Runs when
+/// woken (hand-off overflow, replays) or every poll interval, and right away again while a
+/// claim comes back full (a backlog is draining). It claims only when the lane has room for
+/// a whole batch, so claimed deliveries never wait behind a full lane.
+async fn claim_loop(
+    h: Arc<HandlerRuntime>,
+    store: Arc<dyn Store>,
+    lane: Lane,
+    wake_all: Arc<Notify>,
+    cfg: DispatchConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let batch = cfg.claim_batch.max(1);
+    let lease_ms = cfg.lease.as_millis() as i64;
+    // Rows may be waiting from before this process started.
+    let mut backlog = true;
+    loop {
+        if !backlog {
             tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.cfg.poll_interval) => {}
-                _ = shutdown.wait_for(|s| *s) => break,
+                _ = lane.wake.notified() => {}
+                _ = wake_all.notified() => {}
+                _ = tokio::time::sleep(cfg.poll_interval) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
             }
         }
-        let in_flight = tasks.len();
-        if in_flight > 0 {
-            tracing::info!(
-                in_flight,
-                "dispatcher stopping; waiting for in-flight deliveries"
-            );
-            let drained =
-                tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
-                    .await;
-            if drained.is_err() {
-                tracing::warn!("in-flight deliveries did not finish in time; their leases will lapse and they will be redelivered");
+        let permits = tokio::select! {
+            p = lane.queue.reserve_many(batch) => match p { Ok(p) => p, Err(_) => return },
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let now = now_ms();
+        match store
+            .claim_due(&h.name, batch as i64, now, now + lease_ms)
+            .await
+        {
+            Ok(claimed) => {
+                backlog = claimed.len() == batch;
+                for (permit, d) in permits.zip(claimed) {
+                    permit.send(d);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(handler = %h.name, error = %e, "claiming deliveries failed; will retry");
+                backlog = false;
             }
         }
-        // Every sender is gone once the tasks are: the writer drains what is left and stops.
-        tasks.abort_all();
-        drop(self);
-        let _ = writer.await;
     }
 }
 
@@ -195,40 +259,13 @@ pub fn check_handlers(handlers: &[Arc<HandlerRuntime>]) {
     }
 }
 
-/// Write completions in batches: one transaction (one fsync on SQLite) for every completion
-/// that finished meanwhile. A failed write loses nothing: the leases lapse and the
-/// deliveries are made again.
-async fn write_completions(
-    store: Arc<dyn Store>,
-    mut rx: mpsc::Receiver<Completion>,
-    wake: Arc<Notify>,
-) {
-    let mut batch = Vec::with_capacity(COMPLETION_BATCH);
-    while rx.recv_many(&mut batch, COMPLETION_BATCH).await > 0 {
-        match store.complete(&batch).await {
-            Ok(applied) => {
-                let lost = applied.iter().filter(|a| !**a).count();
-                if lost > 0 {
-                    tracing::info!(
-                        lost,
-                        "leases lapsed before completion; other dispatchers own those deliveries"
-                    );
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, deliveries = batch.len(), "could not record attempts; the leases will lapse and the deliveries will be retried")
-            }
-        }
-        batch.clear();
-        wake.notify_one();
-    }
-}
-
+/// Make one attempt and record it with the next group commit. A failed write loses nothing:
+/// the lease lapses and the delivery is made again.
 async fn deliver_one(
     h: Arc<HandlerRuntime>,
     d: ClaimedDelivery,
     permit: OwnedSemaphorePermit,
-    completions: mpsc::Sender<Completion>,
+    store: Arc<dyn Store>,
     stats: Arc<Stats>,
 ) {
     let attempt = (d.attempts + 1).max(1) as u32;
@@ -242,11 +279,20 @@ async fn deliver_one(
     let next = h
         .policy
         .next(attempt, d.created_at_ms, now_ms(), &outcome.result);
-    tracing::info!(
-        handler = %h.name, source = %d.event.source, event_id = %d.event.event_id,
-        attempt, status = outcome.status, outcome = next.label(), error = outcome.error.as_deref(),
-        duration_ms, "delivery attempt"
-    );
+    // Successes are recorded as attempt rows (admin API) and counted; a log line each would
+    // cost more than the delivery. Failures are logged.
+    if outcome.error.is_some() {
+        tracing::info!(
+            handler = %h.name, source = %d.event.source, event_id = %d.event.event_id,
+            attempt, status = outcome.status, outcome = next.label(), error = outcome.error.as_deref(),
+            duration_ms, "delivery attempt"
+        );
+    } else {
+        tracing::debug!(
+            handler = %h.name, source = %d.event.source, event_id = %d.event.event_id,
+            attempt, status = outcome.status, outcome = next.label(), duration_ms, "delivery attempt"
+        );
+    }
     stats.attempt(&h.name, &next, duration_ms, d.created_at_ms);
     drop(permit);
     let completion = Completion {
@@ -258,7 +304,15 @@ async fn deliver_one(
         error: outcome.error,
         next,
     };
-    if completions.send(completion).await.is_err() {
-        tracing::warn!(handler = %h.name, "dispatcher stopped before the attempt was recorded; the lease will lapse");
+    match store.complete_attempt(completion).await {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            handler = %h.name,
+            "lease lapsed before the attempt was recorded; another dispatcher owns the delivery"
+        ),
+        Err(e) => tracing::warn!(
+            handler = %h.name, error = %e,
+            "could not record the attempt; the lease will lapse and the delivery will be retried"
+        ),
     }
 }

@@ -220,7 +220,7 @@ async fn replay_one(
     let queued = replay::replay_event(&app.store, &app.routes, id, q.handler.as_deref())
         .await
         .map_err(|e| replay_error(&app, e))?;
-    app.dispatch_wake.notify_one();
+    app.dispatch_wake.notify_waiters();
     Ok(Json(json!({ "queued": queued })))
 }
 
@@ -253,7 +253,7 @@ async fn replay_filtered(
         replay::replay_matching(&app.store, &app.routes, &filter, r.handler.as_deref())
             .await
             .map_err(|e| replay_error(&app, e))?;
-    app.dispatch_wake.notify_one();
+    app.dispatch_wake.notify_waiters();
     Ok(Json(json!({ "events": events, "queued": queued })))
 }
 
@@ -264,6 +264,6 @@ async fn retry_dead(
     let retried = replay::retry_dead(&app.store, &app.routes, q.handler.as_deref())
         .await
         .map_err(|e| replay_error(&app, e))?;
-    app.dispatch_wake.notify_one();
+    app.dispatch_wake.notify_waiters();
     Ok(Json(json!({ "retried": retried })))
 }

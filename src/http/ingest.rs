@@ -159,17 +159,12 @@ pub async fn ingest(
         })
         .collect();
 
-    let fans_out = events.iter().any(|e| !e.handlers.is_empty());
     let outcomes =
         match tokio::time::timeout(app.settings.store_timeout, app.store.record(events)).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => return Err(store_failure(&app, &source.name, rid, e)),
             Err(_) => return Err(store_failure(&app, &source.name, rid, StoreError::Timeout)),
         };
-
-    if fans_out && outcomes.iter().any(RecordOutcome::is_accepted) {
-        app.dispatch_wake.notify_one();
-    }
 
     if source.provider.on_body_mismatch() == MismatchPolicy::Reject {
         let reused = metas.iter().zip(&outcomes).find(|(_, o)| {

@@ -49,7 +49,8 @@ pub struct AppState {
     pub settings: EdgeSettings,
     /// Which handlers get a delivery for an event.
     pub routes: Routes,
-    /// Wakes the dispatcher when new deliveries are committed.
+    /// Wakes the dispatcher's claimers when deliveries were made due outside ingest (replay,
+    /// retry); ingest's own deliveries reach the dispatcher through the store's hand-off.
     pub dispatch_wake: Arc<Notify>,
     /// Bearer token of the admin API; `None` disables it.
     pub admin_token: Option<Secret>,

@@ -80,7 +80,7 @@ impl Sink for RedisStreamSink {
             .arg("attempt")
             .arg(attempt)
             .arg("body")
-            .arg(d.body.as_slice());
+            .arg(d.body.as_ref());
         match cmd.query_async::<String>(&mut conn).await {
             Ok(_) => SinkOutcome::delivered(None),
             Err(e) => SinkOutcome::retryable(format!("XADD failed: {}", e.kind_description())),

@@ -1,31 +1,55 @@
-//! Group commit: many concurrent `record` calls, few transactions.
+//! Group commit: many concurrent writes, few transactions.
 //!
-//! Requests put their events on a bounded queue and wait for their own answer. A writer task
-//! takes the first waiting request, drains whatever else is already queued (up to
-//! `max_batch` requests, without waiting for more: waiting costs more throughput than it
-//! gains), writes them all in one transaction through a [`BatchWriter`], and answers each
-//! request with its own outcomes. If the transaction fails, every request in it gets the
-//! error and nothing of it is committed: no request is ever acknowledged for a write that
-//! did not commit. A full queue answers `Overloaded` at once instead of queueing unboundedly.
+//! Requests put their events on a bounded queue and wait for their own answer; the dispatcher
+//! puts the results of its delivery attempts (completions) on the same queue. A writer task
+//! takes the first waiting job, drains whatever else is already queued (up to `max_batch`
+//! jobs, without waiting for more: waiting costs more throughput than it gains), writes it all
+//! in one transaction through a [`BatchWriter`] — inbox rows, their deliveries, and the
+//! attempts — and answers each job with its own outcome. One commit (one fsync on SQLite)
+//! serves ingest and dispatch alike.
+//!
+//! If the transaction fails, every job in it gets the error and nothing of it is committed: no
+//! request is ever acknowledged for a write that did not commit, and a completion that was not
+//! written only means its lease lapses and the delivery is made again. A full queue answers
+//! ingest `Overloaded` at once instead of queueing without bound; completions wait for room
+//! (there are at most as many as deliveries in flight).
 
-use super::{NewEvent, RecordOutcome, StoreError};
+use super::handoff::{HandOff, HandOffBatch};
+use super::{Completion, NewEvent, RecordOutcome, StoreError};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-/// Writes one batch of events in a single transaction. Outcomes are in input order, and a
-/// repeat inside the batch resolves as it would in sequence (the first wins).
-#[async_trait]
-pub trait BatchWriter: Send + Sync + 'static {
-    async fn write_batch(&self, events: &[NewEvent]) -> Result<Vec<RecordOutcome>, StoreError>;
+/// What one batch transaction decided: per event (input order) its outcome, per completion
+/// whether it was applied (`false`: the lease was lost to another dispatcher).
+pub struct BatchResult {
+    pub outcomes: Vec<RecordOutcome>,
+    pub applied: Vec<bool>,
 }
 
-type Reply = oneshot::Sender<Result<Vec<RecordOutcome>, StoreError>>;
+/// Writes one batch in a single transaction. Outcomes are in input order, and a repeat inside
+/// the batch resolves as it would in sequence (the first wins). Delivery rows for accepted
+/// events are planned through `handoff` (leased to this process where it has room).
+#[async_trait]
+pub trait BatchWriter: Send + Sync + 'static {
+    async fn write_batch(
+        &self,
+        events: &[NewEvent],
+        completions: &[Completion],
+        handoff: &mut HandOffBatch,
+    ) -> Result<BatchResult, StoreError>;
+}
 
-struct Job {
-    events: Vec<NewEvent>,
-    reply: Reply,
+enum Job {
+    Record {
+        events: Vec<NewEvent>,
+        reply: oneshot::Sender<Result<Vec<RecordOutcome>, StoreError>>,
+    },
+    Complete {
+        completion: Completion,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
 }
 
 /// The queue in front of the writer task(s). Cloning shares the queue.
@@ -42,15 +66,18 @@ impl GroupCommit {
         max_batch: usize,
         queue_depth: usize,
         write_timeout: Duration,
+        handoff: Option<HandOff>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(queue_depth.max(1));
         let rx = Arc::new(Mutex::new(rx));
+        let handoff = handoff.map(Arc::new);
         for _ in 0..writers.max(1) {
             tokio::spawn(writer_loop(
                 writer.clone(),
                 rx.clone(),
                 max_batch.max(1),
                 write_timeout,
+                handoff.clone(),
             ));
         }
         GroupCommit { queue: tx }
@@ -63,17 +90,27 @@ impl GroupCommit {
         }
         let (reply, answer) = oneshot::channel();
         self.queue
-            .try_send(Job { events, reply })
+            .try_send(Job::Record { events, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
-                mpsc::error::TrySendError::Closed(_) => {
-                    StoreError::Unavailable("store writer has stopped".into())
-                }
+                mpsc::error::TrySendError::Closed(_) => stopped(),
             })?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))?
+        answer.await.map_err(|_| stopped())?
     }
+
+    /// Record one delivery attempt with the next batch; resolves when it is committed.
+    pub async fn complete(&self, completion: Completion) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job::Complete { completion, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("store writer has stopped".into())
 }
 
 async fn writer_loop(
@@ -81,46 +118,65 @@ async fn writer_loop(
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
     max_batch: usize,
     write_timeout: Duration,
+    handoff: Option<Arc<HandOff>>,
 ) {
+    let mut jobs = Vec::with_capacity(max_batch);
     loop {
-        let jobs = {
+        {
             let mut rx = queue.lock().await;
-            let Some(first) = rx.recv().await else {
+            // Whatever is queued now, up to the limit, without waiting for more.
+            if rx.recv_many(&mut jobs, max_batch).await == 0 {
                 return; // every sender is gone: the store was dropped
-            };
-            let mut jobs = vec![first];
-            while jobs.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
             }
-            jobs
-        };
+        }
         // A request that gave up (timeout, client gone) still gets its events written: the
         // provider will retry and be answered as a duplicate, so nothing is lost either way.
         let mut events = Vec::new();
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            replies.push((job.reply, job.events.len()));
-            events.extend(job.events);
+        let mut record_replies = Vec::new();
+        let mut completions = Vec::new();
+        let mut complete_replies = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Record { events: e, reply } => {
+                    record_replies.push((reply, e.len()));
+                    events.extend(e);
+                }
+                Job::Complete { completion, reply } => {
+                    completions.push(completion);
+                    complete_replies.push(reply);
+                }
+            }
         }
+        let mut batch = match &handoff {
+            Some(h) => h.batch(),
+            None => HandOffBatch::none(),
+        };
         // A stalled connection must not wedge the writer: past the timeout the transaction is
         // dropped (rolled back, connection discarded) and its requests get 503.
-        let result = tokio::time::timeout(write_timeout, writer.write_batch(&events))
-            .await
-            .unwrap_or(Err(StoreError::Timeout));
+        let result = tokio::time::timeout(
+            write_timeout,
+            writer.write_batch(&events, &completions, &mut batch),
+        )
+        .await
+        .unwrap_or(Err(StoreError::Timeout));
         match result {
-            Ok(outcomes) => {
+            Ok(BatchResult { outcomes, applied }) => {
+                batch.send(&events);
                 let mut rest = outcomes.into_iter();
-                for (reply, len) in replies {
+                for (reply, len) in record_replies {
                     let mine: Vec<RecordOutcome> = rest.by_ref().take(len).collect();
                     let _ = reply.send(Ok(mine));
                 }
+                for (reply, ok) in complete_replies.into_iter().zip(applied) {
+                    let _ = reply.send(Ok(ok));
+                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, requests = replies.len(), "group commit failed; answering 503");
-                for (reply, _) in replies {
+                tracing::warn!(error = %e, requests = record_replies.len(), attempts = complete_replies.len(), "group commit failed; answering 503");
+                for (reply, _) in record_replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                for reply in complete_replies {
                     let _ = reply.send(Err(e.clone()));
                 }
             }

@@ -11,6 +11,7 @@
 //! representation (times as Unix milliseconds), and one contract test suite.
 
 pub mod group_commit;
+pub mod handoff;
 pub mod postgres;
 pub mod sqlite;
 
@@ -118,9 +119,11 @@ pub struct ClaimedDelivery {
     /// Proof of the lease; completing needs it, so a dispatcher whose lease lapsed cannot
     /// overwrite the outcome of the one that took over.
     pub lease_token: Uuid,
+    /// When the lease lapses (Unix ms); an attempt must not start after it.
+    pub lease_until_ms: i64,
     pub created_at_ms: i64,
     pub event: EventSummary,
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub headers: serde_json::Value,
 }
 
@@ -133,6 +136,15 @@ pub enum NextState {
 }
 
 impl NextState {
+    /// The delivery row's `state` and `next_attempt_at` after this outcome.
+    pub fn stored(&self, now_ms: i64) -> (&'static str, i64) {
+        match self {
+            NextState::Delivered => ("delivered", now_ms),
+            NextState::RetryAt { at_ms } => ("pending", *at_ms),
+            NextState::Dead => ("dead", now_ms),
+        }
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             NextState::Delivered => "delivered",
@@ -394,6 +406,10 @@ pub trait Store: Send + Sync + 'static {
     /// the delivery now); nothing is changed for that one then.
     async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError>;
 
+    /// Record one attempt with the next group commit (sharing its transaction with ingest and
+    /// other attempts). `false` when the lease was lost.
+    async fn complete_attempt(&self, completion: Completion) -> Result<bool, StoreError>;
+
     /// Make `event` due again for each of `handlers` (re-opening delivered or dead
     /// deliveries, creating missing ones). Returns how many deliveries were queued.
     async fn requeue(
@@ -461,10 +477,18 @@ pub trait Store: Send + Sync + 'static {
 
 /// Open the store named by `cfg.url`, apply migrations, and start its writer.
 pub async fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(cfg, None).await
+}
+
+/// [`open`], handing newly committed deliveries to this process's dispatcher lanes.
+pub async fn open_with(
+    cfg: &StoreConfig,
+    handoff: Option<handoff::HandOff>,
+) -> Result<Arc<dyn Store>, StoreError> {
     if cfg.url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(cfg).await?))
+        Ok(Arc::new(sqlite::SqliteStore::open(cfg, handoff).await?))
     } else if cfg.url.starts_with("postgres:") || cfg.url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PostgresStore::open(cfg).await?))
+        Ok(Arc::new(postgres::PostgresStore::open(cfg, handoff).await?))
     } else {
         Err(StoreError::Config(
             "store.url must start with sqlite:// or postgres://".into(),
@@ -480,13 +504,127 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The outcome for an event that lost the unique-constraint race to the stored row
-/// `(id, received_at_ms, body_sha256)`.
-pub(crate) fn duplicate_of(ev: &NewEvent, row: (Uuid, i64, Vec<u8>)) -> RecordOutcome {
-    let (id, first_seen_at_ms, stored_hash) = row;
+/// The stored row an engine's batch upsert answered for one (source, event id): the new row
+/// if the batch inserted it, else the original.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRow {
+    pub id: Uuid,
+    pub received_at_ms: i64,
+    pub body_sha256: Vec<u8>,
+}
+
+/// Counters that later occurrences of a key inside one batch add to its row (the engine's
+/// upsert already counted a first occurrence that hit an existing row).
+#[derive(Debug)]
+pub(crate) struct RepeatCount<'a> {
+    pub source: &'a str,
+    pub event_id: &'a str,
+    pub n: i64,
+    pub mismatches: i64,
+    pub last_at_ms: i64,
+}
+
+/// A delivery row to insert with a newly accepted event; `leased` when it is handed straight
+/// to this process's dispatcher.
+pub(crate) struct NewDelivery<'a> {
+    pub id: Uuid,
+    pub event: &'a NewEvent,
+    pub handler: &'a str,
+    pub lease: Option<(Uuid, i64)>,
+}
+
+/// How an engine writes one group-commit batch, in both dialects alike: the first occurrence
+/// of each key goes into one multi-row upsert (`ON CONFLICT … DO UPDATE` counting the repeat,
+/// `RETURNING` the row); every later occurrence in the batch is a repeat of whatever that
+/// decided — the first wins, as in sequence — and is counted with one more statement. No
+/// statement per event, and a repeat costs no write of its own.
+pub(crate) struct BatchPlan {
+    /// Indexes of each key's first occurrence, in input order.
+    pub firsts: Vec<usize>,
+    /// Indexes of later occurrences.
+    pub extras: Vec<usize>,
+}
+
+impl BatchPlan {
+    pub fn new(events: &[NewEvent]) -> Self {
+        let mut seen: std::collections::HashSet<(&str, &str)> =
+            std::collections::HashSet::with_capacity(events.len());
+        let (mut firsts, mut extras) = (Vec::with_capacity(events.len()), Vec::new());
+        for (i, ev) in events.iter().enumerate() {
+            if seen.insert((ev.source.as_str(), ev.event_id.as_str())) {
+                firsts.push(i);
+            } else {
+                extras.push(i);
+            }
+        }
+        BatchPlan { firsts, extras }
+    }
+
+    /// Outcomes in input order from the rows the upsert returned (keyed by source and event
+    /// id), and the counters the in-batch repeats add.
+    pub fn resolve<'a>(
+        &self,
+        events: &'a [NewEvent],
+        rows: &std::collections::HashMap<(String, String), KeyRow>,
+    ) -> Result<(Vec<RecordOutcome>, Vec<RepeatCount<'a>>), StoreError> {
+        let row_of = |ev: &NewEvent| {
+            rows.get(&(ev.source.clone(), ev.event_id.clone()))
+                .ok_or_else(|| StoreError::Unavailable("batch upsert returned no row".into()))
+        };
+        let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; events.len()];
+        for &i in &self.firsts {
+            let ev = &events[i];
+            let row = row_of(ev)?;
+            outcomes[i] = Some(if row.id == ev.id {
+                RecordOutcome::Accepted { id: ev.id }
+            } else {
+                duplicate_of(ev, row)
+            });
+        }
+        let mut counts: Vec<RepeatCount<'a>> = Vec::new();
+        for &i in &self.extras {
+            let ev = &events[i];
+            let row = row_of(ev)?;
+            let outcome = duplicate_of(ev, row);
+            let mismatch = matches!(
+                outcome,
+                RecordOutcome::Duplicate {
+                    body_mismatch: true,
+                    ..
+                }
+            );
+            outcomes[i] = Some(outcome);
+            match counts
+                .iter_mut()
+                .find(|c| c.source == ev.source && c.event_id == ev.event_id)
+            {
+                Some(c) => {
+                    c.n += 1;
+                    c.mismatches += i64::from(mismatch);
+                    c.last_at_ms = c.last_at_ms.max(ev.received_at_ms);
+                }
+                None => counts.push(RepeatCount {
+                    source: &ev.source,
+                    event_id: &ev.event_id,
+                    n: 1,
+                    mismatches: i64::from(mismatch),
+                    last_at_ms: ev.received_at_ms,
+                }),
+            }
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| StoreError::Unavailable("batch outcome missing".into())))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((outcomes, counts))
+    }
+}
+
+/// The outcome for an event that lost the unique-constraint race to the stored `row`.
+pub(crate) fn duplicate_of(ev: &NewEvent, row: &KeyRow) -> RecordOutcome {
     RecordOutcome::Duplicate {
-        id,
-        first_seen_at_ms,
-        body_mismatch: stored_hash.as_slice() != ev.body_sha256.as_slice(),
+        id: row.id,
+        first_seen_at_ms: row.received_at_ms,
+        body_mismatch: row.body_sha256.as_slice() != ev.body_sha256.as_slice(),
     }
 }

@@ -6,17 +6,18 @@
 //! replica or several) always take index locks in the same order and cannot deadlock.
 //! Migrations take sqlx's advisory lock, so replicas starting together migrate once.
 
-use super::group_commit::{BatchWriter, GroupCommit};
+use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
+use super::handoff::{HandOff, HandOffBatch};
 use super::{
-    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, NewEvent, NextState, RecordOutcome, StatsRow, Store, StoreError,
+    AttemptRecord, BatchPlan, KeyRow, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
+    EventSummary, HandlerHealth, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
     StoredDelivery, StoredEvent, LIST_COLUMNS,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -36,7 +37,7 @@ struct PgWriter {
 }
 
 impl PostgresStore {
-    pub async fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+    pub async fn open(cfg: &StoreConfig, handoff: Option<HandOff>) -> Result<Self, StoreError> {
         let opts = PgConnectOptions::from_str(&cfg.url)
             .map_err(|e| StoreError::Config(format!("store.url: {e}")))?
             .options([(
@@ -55,6 +56,7 @@ impl PostgresStore {
             cfg.max_batch,
             cfg.queue_depth,
             cfg.timeout,
+            handoff,
         );
         Ok(PostgresStore { pool, group })
     }
@@ -62,101 +64,198 @@ impl PostgresStore {
 
 #[async_trait]
 impl BatchWriter for PgWriter {
-    async fn write_batch(&self, events: &[NewEvent]) -> Result<Vec<RecordOutcome>, StoreError> {
-        // Lock order: by key, then arrival (a stable sort keeps "first wins" within a key).
-        let mut order: Vec<usize> = (0..events.len()).collect();
+    async fn write_batch(
+        &self,
+        events: &[NewEvent],
+        completions: &[Completion],
+        handoff: &mut HandOffBatch,
+    ) -> Result<BatchResult, StoreError> {
+        let plan = BatchPlan::new(events);
+        // Lock order: by key (each key once in `firsts`), so concurrent writers in one
+        // replica or several always take index locks in the same order.
+        let mut order: Vec<usize> = plan.firsts.clone();
         order.sort_by(|&a, &b| {
             (&events[a].source, &events[a].event_id).cmp(&(&events[b].source, &events[b].event_id))
         });
 
         let mut tx = self.pool.begin().await?;
-        let ids: Vec<Uuid> = order.iter().map(|&i| events[i].id).collect();
-        let sources: Vec<String> = order.iter().map(|&i| events[i].source.clone()).collect();
-        let event_ids: Vec<String> = order.iter().map(|&i| events[i].event_id.clone()).collect();
-        let types: Vec<Option<String>> = order
-            .iter()
-            .map(|&i| events[i].event_type.clone())
-            .collect();
-        let bodies: Vec<Vec<u8>> = order.iter().map(|&i| events[i].body.to_vec()).collect();
-        let headers: Vec<String> = order
-            .iter()
-            .map(|&i| events[i].headers.to_string())
-            .collect();
-        let hashes: Vec<Vec<u8>> = order
-            .iter()
-            .map(|&i| events[i].body_sha256.to_vec())
-            .collect();
-        let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
-        let inserted: Vec<Uuid> = sqlx::query_scalar(
-            "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
-             SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at \
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bytea[], $8::bigint[]) \
-               AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at) \
-             ON CONFLICT (source, event_id) DO NOTHING RETURNING id",
-        )
-        .bind(&ids)
-        .bind(&sources)
-        .bind(&event_ids)
-        .bind(&types)
-        .bind(&bodies)
-        .bind(&headers)
-        .bind(&hashes)
-        .bind(&received)
-        .fetch_all(&mut *tx)
-        .await?;
-        let inserted: HashSet<Uuid> = inserted.into_iter().collect();
-
-        let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; events.len()];
-        let (mut d_event, mut d_handler, mut d_at) = (Vec::new(), Vec::new(), Vec::new());
-        for &i in &order {
-            let ev = &events[i];
-            if inserted.contains(&ev.id) {
-                outcomes[i] = Some(RecordOutcome::Accepted { id: ev.id });
-                for h in &ev.handlers {
-                    d_event.push(ev.id);
-                    d_handler.push(h.clone());
-                    d_at.push(ev.received_at_ms);
-                }
-                continue;
-            }
-            let row = sqlx::query(
-                "UPDATE inbox SET duplicate_count = duplicate_count + 1, \
-                 mismatch_count = mismatch_count + (body_sha256 <> $1)::int, last_duplicate_at = $2 \
-                 WHERE source = $3 AND event_id = $4 RETURNING id, received_at, body_sha256",
+        let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(order.len());
+        if !order.is_empty() {
+            let ids: Vec<Uuid> = order.iter().map(|&i| events[i].id).collect();
+            let sources: Vec<&str> = order.iter().map(|&i| events[i].source.as_str()).collect();
+            let event_ids: Vec<&str> = order.iter().map(|&i| events[i].event_id.as_str()).collect();
+            let types: Vec<Option<&str>> = order
+                .iter()
+                .map(|&i| events[i].event_type.as_deref())
+                .collect();
+            let bodies: Vec<&[u8]> = order.iter().map(|&i| events[i].body.as_ref()).collect();
+            let headers: Vec<String> = order
+                .iter()
+                .map(|&i| events[i].headers.to_string())
+                .collect();
+            let hashes: Vec<&[u8]> = order
+                .iter()
+                .map(|&i| &events[i].body_sha256[..])
+                .collect();
+            let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
+            // One upsert: new keys are inserted, a repeat of a stored row is counted on it;
+            // `RETURNING` answers the row either way.
+            let returned: Vec<(Uuid, String, String, i64, Vec<u8>)> = sqlx::query_as(
+                "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+                 SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at \
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bytea[], $8::bigint[]) \
+                   AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+                 ON CONFLICT (source, event_id) DO UPDATE SET \
+                   duplicate_count = inbox.duplicate_count + 1, \
+                   mismatch_count = inbox.mismatch_count + (inbox.body_sha256 <> excluded.body_sha256)::int, \
+                   last_duplicate_at = excluded.received_at \
+                 RETURNING id, source, event_id, received_at, body_sha256",
             )
-            .bind(&ev.body_sha256[..])
-            .bind(ev.received_at_ms)
-            .bind(&ev.source)
-            .bind(&ev.event_id)
-            .fetch_one(&mut *tx)
+            .bind(&ids)
+            .bind(&sources)
+            .bind(&event_ids)
+            .bind(&types)
+            .bind(&bodies)
+            .bind(&headers)
+            .bind(&hashes)
+            .bind(&received)
+            .fetch_all(&mut *tx)
             .await?;
-            outcomes[i] = Some(duplicate_of(
-                ev,
-                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
-            ));
+            for (id, source, event_id, received_at_ms, body_sha256) in returned {
+                rows.insert(
+                    (source, event_id),
+                    KeyRow {
+                        id,
+                        received_at_ms,
+                        body_sha256,
+                    },
+                );
+            }
+        }
+        let (outcomes, mut repeats) = plan.resolve(events, &rows)?;
+        if !repeats.is_empty() {
+            repeats.sort_by(|a, b| (a.source, a.event_id).cmp(&(b.source, b.event_id)));
+            let sources: Vec<&str> = repeats.iter().map(|c| c.source).collect();
+            let event_ids: Vec<&str> = repeats.iter().map(|c| c.event_id).collect();
+            let ns: Vec<i64> = repeats.iter().map(|c| c.n).collect();
+            let mismatches: Vec<i64> = repeats.iter().map(|c| c.mismatches).collect();
+            let lasts: Vec<i64> = repeats.iter().map(|c| c.last_at_ms).collect();
+            sqlx::query(
+                "UPDATE inbox i SET duplicate_count = i.duplicate_count + t.n, \
+                 mismatch_count = i.mismatch_count + t.mismatches, \
+                 last_duplicate_at = GREATEST(COALESCE(i.last_duplicate_at, 0), t.last_at) \
+                 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+                   AS t(source, event_id, n, mismatches, last_at) \
+                 WHERE i.source = t.source AND i.event_id = t.event_id",
+            )
+            .bind(&sources)
+            .bind(&event_ids)
+            .bind(&ns)
+            .bind(&mismatches)
+            .bind(&lasts)
+            .execute(&mut *tx)
+            .await?;
         }
 
-        if !d_event.is_empty() {
-            let d_ids: Vec<Uuid> = d_event.iter().map(|_| Uuid::now_v7()).collect();
+        let deliveries = handoff.plan(events, &outcomes);
+        if !deliveries.is_empty() {
+            let d_ids: Vec<Uuid> = deliveries.iter().map(|d| d.id).collect();
+            let d_event: Vec<Uuid> = deliveries.iter().map(|d| d.event.id).collect();
+            let d_handler: Vec<&str> = deliveries.iter().map(|d| d.handler).collect();
+            let d_at: Vec<i64> = deliveries.iter().map(|d| d.event.received_at_ms).collect();
+            let d_lease: Vec<Option<i64>> =
+                deliveries.iter().map(|d| d.lease.map(|l| l.1)).collect();
+            let d_token: Vec<Option<Uuid>> =
+                deliveries.iter().map(|d| d.lease.map(|l| l.0)).collect();
             sqlx::query(
-                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) \
-                 SELECT id, event, handler, 'pending', 0, at, at, at \
-                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[]) AS t(id, event, handler, at)",
+                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
+                 lease_until, lease_token, created_at, updated_at) \
+                 SELECT id, event, handler, 'pending', 0, at, lease_until, lease_token, at, at \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::uuid[]) \
+                   AS t(id, event, handler, at, lease_until, lease_token)",
             )
             .bind(&d_ids)
             .bind(&d_event)
             .bind(&d_handler)
             .bind(&d_at)
+            .bind(&d_lease)
+            .bind(&d_token)
             .execute(&mut *tx)
             .await?;
         }
 
+        let applied = complete_in(&mut tx, completions).await?;
         tx.commit().await?;
-        outcomes
-            .into_iter()
-            .map(|o| o.ok_or_else(|| StoreError::Unavailable("batch outcome missing".into())))
-            .collect()
+        Ok(BatchResult { outcomes, applied })
     }
+}
+
+/// Record attempts and next states of `batch` inside `tx`, in one statement: update the
+/// deliveries whose lease token still matches, and log an attempt for exactly those.
+async fn complete_in(
+tx: &mut sqlx::Transaction<'_, Postgres>,
+batch: &[Completion],
+) -> Result<Vec<bool>, StoreError> {
+if batch.is_empty() {
+    return Ok(Vec::new());
+}
+    let now = super::now_ms();
+    let mut ids = Vec::with_capacity(batch.len());
+    let mut tokens = Vec::with_capacity(batch.len());
+    let mut states = Vec::with_capacity(batch.len());
+    let mut next_ats = Vec::with_capacity(batch.len());
+    let mut statuses: Vec<Option<i32>> = Vec::with_capacity(batch.len());
+    let mut errors: Vec<Option<String>> = Vec::with_capacity(batch.len());
+    let mut started: Vec<i64> = Vec::with_capacity(batch.len());
+    let mut durations: Vec<i64> = Vec::with_capacity(batch.len());
+    let mut outcomes: Vec<&str> = Vec::with_capacity(batch.len());
+    for c in batch {
+        let (state, next_at) = c.next.stored(now);
+        ids.push(c.delivery);
+        tokens.push(c.lease_token);
+        states.push(state);
+        next_ats.push(next_at);
+        statuses.push(c.status.map(i32::from));
+        errors.push(c.error.clone());
+        started.push(c.started_at_ms);
+        durations.push(c.duration_ms);
+        outcomes.push(c.next.label());
+    }
+    // One statement for the whole batch: update the deliveries whose lease token still
+    // matches, and log an attempt for exactly those.
+    let applied: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "WITH input AS ( \
+           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::int[], \
+             $6::text[], $7::bigint[], $8::bigint[], $9::text[]) \
+           AS t(delivery, token, state, next_at, status, error, started_at, duration_ms, outcome)), \
+         upd AS ( \
+           UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
+             next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
+             last_status = i.status, last_error = i.error, updated_at = $10 \
+           FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
+           RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
+         ins AS ( \
+           INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+           SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd) \
+         SELECT id, token FROM upd",
+    )
+    .bind(&ids)
+    .bind(&tokens)
+    .bind(&states)
+    .bind(&next_ats)
+    .bind(&statuses)
+    .bind(&errors)
+    .bind(&started)
+    .bind(&durations)
+    .bind(&outcomes)
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    let applied: std::collections::HashSet<(Uuid, Uuid)> = applied.into_iter().collect();
+    Ok(batch
+        .iter()
+        .map(|c| applied.contains(&(c.delivery, c.lease_token)))
+        .collect())
 }
 
 fn event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
@@ -313,9 +412,10 @@ impl Store for PostgresStore {
                     handler: r.try_get("handler")?,
                     attempts: r.try_get("attempts")?,
                     lease_token: token,
+                    lease_until_ms,
                     created_at_ms: r.try_get("created_at")?,
                     event: summary_from_row(r)?,
-                    body: r.try_get("body")?,
+                    body: r.try_get::<Vec<u8>, _>("body")?.into(),
                     headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
                 })
             })
@@ -323,67 +423,14 @@ impl Store for PostgresStore {
     }
 
     async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
-        let now = super::now_ms();
-        let mut ids = Vec::with_capacity(batch.len());
-        let mut tokens = Vec::with_capacity(batch.len());
-        let mut states = Vec::with_capacity(batch.len());
-        let mut next_ats = Vec::with_capacity(batch.len());
-        let mut statuses: Vec<Option<i32>> = Vec::with_capacity(batch.len());
-        let mut errors: Vec<Option<String>> = Vec::with_capacity(batch.len());
-        let mut started: Vec<i64> = Vec::with_capacity(batch.len());
-        let mut durations: Vec<i64> = Vec::with_capacity(batch.len());
-        let mut outcomes: Vec<&str> = Vec::with_capacity(batch.len());
-        for c in batch {
-            let (state, next_at) = match c.next {
-                NextState::Delivered => ("delivered", now),
-                NextState::RetryAt { at_ms } => ("pending", at_ms),
-                NextState::Dead => ("dead", now),
-            };
-            ids.push(c.delivery);
-            tokens.push(c.lease_token);
-            states.push(state);
-            next_ats.push(next_at);
-            statuses.push(c.status.map(i32::from));
-            errors.push(c.error.clone());
-            started.push(c.started_at_ms);
-            durations.push(c.duration_ms);
-            outcomes.push(c.next.label());
-        }
-        // One statement for the whole batch: update the deliveries whose lease token still
-        // matches, and log an attempt for exactly those.
-        let applied: Vec<(Uuid, Uuid)> = sqlx::query_as(
-            "WITH input AS ( \
-               SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::int[], \
-                 $6::text[], $7::bigint[], $8::bigint[], $9::text[]) \
-               AS t(delivery, token, state, next_at, status, error, started_at, duration_ms, outcome)), \
-             upd AS ( \
-               UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
-                 next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
-                 last_status = i.status, last_error = i.error, updated_at = $10 \
-               FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
-               RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
-             ins AS ( \
-               INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-               SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd) \
-             SELECT id, token FROM upd",
-        )
-        .bind(&ids)
-        .bind(&tokens)
-        .bind(&states)
-        .bind(&next_ats)
-        .bind(&statuses)
-        .bind(&errors)
-        .bind(&started)
-        .bind(&durations)
-        .bind(&outcomes)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        let applied: std::collections::HashSet<(Uuid, Uuid)> = applied.into_iter().collect();
-        Ok(batch
-            .iter()
-            .map(|c| applied.contains(&(c.delivery, c.lease_token)))
-            .collect())
+        let mut tx = self.pool.begin().await?;
+        let applied = complete_in(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn complete_attempt(&self, completion: Completion) -> Result<bool, StoreError> {
+        self.group.complete(completion).await
     }
 
     async fn requeue(

@@ -6,10 +6,11 @@
 //! transactions start with `BEGIN IMMEDIATE` so a locked database fails fast with
 //! `SQLITE_BUSY` after the busy timeout instead of deadlocking a deferred upgrade.
 
-use super::group_commit::{BatchWriter, GroupCommit};
+use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
+use super::handoff::{HandOff, HandOffBatch};
 use super::{
-    duplicate_of, AttemptRecord, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, NewEvent, NextState, RecordOutcome, StatsRow, Store, StoreError,
+    AttemptRecord, BatchPlan, KeyRow, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
+    EventSummary, HandlerHealth, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
     StoredDelivery, StoredEvent, LIST_COLUMNS,
 };
 use crate::config::StoreConfig;
@@ -19,14 +20,14 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// SQLite binds at most 32766 parameters per statement; 8 per inbox row.
+/// SQLite binds at most 32766 parameters per statement; at most 10 per row here.
 const ROWS_PER_INSERT: usize = 1000;
 /// Stats rows per upsert statement (5 parameters each).
 const STATS_ROWS_PER_INSERT: usize = 2000;
@@ -48,12 +49,14 @@ fn connect_options(cfg: &StoreConfig) -> Result<SqliteConnectOptions, StoreError
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(cfg.statement_timeout)
+        // Statement journals (an upsert keeps one) stay in memory instead of a temp file.
+        .pragma("temp_store", "memory")
         .foreign_keys(true);
     Ok(opts)
 }
 
 impl SqliteStore {
-    pub async fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+    pub async fn open(cfg: &StoreConfig, handoff: Option<HandOff>) -> Result<Self, StoreError> {
         let opts = connect_options(cfg)?;
         let file = opts.get_filename().to_path_buf();
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -79,6 +82,7 @@ impl SqliteStore {
             cfg.max_batch,
             cfg.queue_depth,
             cfg.timeout,
+            handoff,
         );
         Ok(SqliteStore {
             writer,
@@ -89,20 +93,30 @@ impl SqliteStore {
 
     /// Apply migrations only (`hookgate migrate`).
     pub async fn migrate(cfg: &StoreConfig) -> Result<(), StoreError> {
-        SqliteStore::open(cfg).await.map(|_| ())
+        SqliteStore::open(cfg, None).await.map(|_| ())
     }
 }
 
 #[async_trait]
 impl BatchWriter for SqliteWriter {
-    async fn write_batch(&self, events: &[NewEvent]) -> Result<Vec<RecordOutcome>, StoreError> {
+    async fn write_batch(
+        &self,
+        events: &[NewEvent],
+        completions: &[Completion],
+        handoff: &mut HandOffBatch,
+    ) -> Result<BatchResult, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut inserted: HashSet<Uuid> = HashSet::with_capacity(events.len());
-        for chunk in events.chunks(ROWS_PER_INSERT) {
+        let plan = BatchPlan::new(events);
+        // The first occurrence of each key: one upsert that inserts new rows and counts a
+        // repeat of a stored row; `RETURNING` answers the row either way (its order is not
+        // the input's, so rows are matched by key).
+        let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(plan.firsts.len());
+        for chunk in plan.firsts.chunks(ROWS_PER_INSERT) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) ",
             );
-            qb.push_values(chunk, |mut b, ev| {
+            qb.push_values(chunk, |mut b, &i| {
+                let ev = &events[i];
                 b.push_bind(ev.id.to_string())
                     .push_bind(ev.source.as_str())
                     .push_bind(ev.event_id.as_str())
@@ -112,59 +126,137 @@ impl BatchWriter for SqliteWriter {
                     .push_bind(&ev.body_sha256[..])
                     .push_bind(ev.received_at_ms);
             });
-            qb.push(" ON CONFLICT (source, event_id) DO NOTHING RETURNING id");
-            let ids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
-            for id in ids {
-                inserted.insert(parse_uuid(&id)?);
+            qb.push(
+                " ON CONFLICT (source, event_id) DO UPDATE SET \
+                 duplicate_count = duplicate_count + 1, \
+                 mismatch_count = mismatch_count + (body_sha256 <> excluded.body_sha256), \
+                 last_duplicate_at = excluded.received_at \
+                 RETURNING id, source, event_id, received_at, body_sha256",
+            );
+            let returned = qb.build().fetch_all(&mut *tx).await?;
+            for r in returned {
+                let id: String = r.try_get(0)?;
+                rows.insert(
+                    (r.try_get(1)?, r.try_get(2)?),
+                    KeyRow {
+                        id: parse_uuid(&id)?,
+                        received_at_ms: r.try_get(3)?,
+                        body_sha256: r.try_get(4)?,
+                    },
+                );
             }
         }
-
-        let mut outcomes = Vec::with_capacity(events.len());
-        let mut deliveries: Vec<(&NewEvent, &str)> = Vec::new();
-        for ev in events {
-            if inserted.contains(&ev.id) {
-                outcomes.push(RecordOutcome::Accepted { id: ev.id });
-                deliveries.extend(ev.handlers.iter().map(|h| (ev, h.as_str())));
-                continue;
-            }
-            let row = sqlx::query(
-                "UPDATE inbox SET duplicate_count = duplicate_count + 1, \
-                 mismatch_count = mismatch_count + (body_sha256 <> ?1), last_duplicate_at = ?2 \
-                 WHERE source = ?3 AND event_id = ?4 RETURNING id, received_at, body_sha256",
-            )
-            .bind(&ev.body_sha256[..])
-            .bind(ev.received_at_ms)
-            .bind(ev.source.as_str())
-            .bind(ev.event_id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            let id: String = row.try_get(0)?;
-            outcomes.push(duplicate_of(
-                ev,
-                (parse_uuid(&id)?, row.try_get(1)?, row.try_get(2)?),
-            ));
+        let (outcomes, repeats) = plan.resolve(events, &rows)?;
+        for chunk in repeats.chunks(ROWS_PER_INSERT) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE inbox SET duplicate_count = duplicate_count + v.column3, \
+                 mismatch_count = mismatch_count + v.column4, \
+                 last_duplicate_at = max(coalesce(last_duplicate_at, 0), v.column5) FROM (",
+            );
+            qb.push_values(chunk, |mut b, c| {
+                b.push_bind(c.source)
+                    .push_bind(c.event_id)
+                    .push_bind(c.n)
+                    .push_bind(c.mismatches)
+                    .push_bind(c.last_at_ms);
+            });
+            qb.push(") AS v WHERE inbox.source = v.column1 AND inbox.event_id = v.column2");
+            qb.build().execute(&mut *tx).await?;
         }
 
+        let deliveries = handoff.plan(events, &outcomes);
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) ",
+                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
+                 lease_until, lease_token, created_at, updated_at) ",
             );
-            qb.push_values(chunk, |mut b, (ev, handler)| {
-                b.push_bind(Uuid::now_v7().to_string())
-                    .push_bind(ev.id.to_string())
-                    .push_bind(*handler)
+            qb.push_values(chunk, |mut b, d| {
+                let at = d.event.received_at_ms;
+                b.push_bind(d.id.to_string())
+                    .push_bind(d.event.id.to_string())
+                    .push_bind(d.handler)
                     .push_bind("pending")
                     .push_bind(0_i32)
-                    .push_bind(ev.received_at_ms)
-                    .push_bind(ev.received_at_ms)
-                    .push_bind(ev.received_at_ms);
+                    .push_bind(at)
+                    .push_bind(d.lease.map(|(_, until)| until))
+                    .push_bind(d.lease.map(|(token, _)| token.to_string()))
+                    .push_bind(at)
+                    .push_bind(at);
             });
             qb.build().execute(&mut *tx).await?;
         }
 
+        let applied = complete_in(&mut tx, completions).await?;
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(BatchResult { outcomes, applied })
     }
+}
+
+/// Record attempts and next states of `batch` inside `tx`: one `UPDATE … FROM (VALUES …)` for
+/// the deliveries whose lease token still matches, one multi-row insert of their attempts.
+async fn complete_in(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    batch: &[Completion],
+) -> Result<Vec<bool>, StoreError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = super::now_ms();
+    // A delivery appears at most once per batch (one lease, one attempt), but a stale
+    // duplicate must not be applied twice: the first one wins and clears the token.
+    let mut applied_ids: HashMap<String, i32> = HashMap::with_capacity(batch.len());
+    for chunk in batch.chunks(ROWS_PER_INSERT) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE deliveries SET state = v.column3, attempts = attempts + 1, \
+             next_attempt_at = v.column4, lease_until = NULL, lease_token = NULL, \
+             last_status = v.column5, last_error = v.column6, updated_at = ",
+        );
+        qb.push_bind(now).push(" FROM (");
+        qb.push_values(chunk, |mut b, c| {
+            let (state, next_at) = c.next.stored(now);
+            b.push_bind(c.delivery.to_string())
+                .push_bind(c.lease_token.to_string())
+                .push_bind(state)
+                .push_bind(next_at)
+                .push_bind(c.status.map(i32::from))
+                .push_bind(c.error.as_deref());
+        });
+        qb.push(
+            ") AS v WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2 \
+             RETURNING deliveries.id, deliveries.attempts",
+        );
+        for r in qb.build().fetch_all(&mut **tx).await? {
+            applied_ids.insert(r.try_get(0)?, r.try_get(1)?);
+        }
+    }
+    let mut applied = Vec::with_capacity(batch.len());
+    let mut attempts: Vec<(&Completion, String, i32)> = Vec::with_capacity(batch.len());
+    for c in batch {
+        let id = c.delivery.to_string();
+        match applied_ids.remove(&id) {
+            Some(attempt) => {
+                attempts.push((c, id, attempt));
+                applied.push(true);
+            }
+            None => applied.push(false),
+        }
+    }
+    for chunk in attempts.chunks(ROWS_PER_INSERT) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) ",
+        );
+        qb.push_values(chunk, |mut b, (c, id, attempt)| {
+            b.push_bind(id.as_str())
+                .push_bind(*attempt)
+                .push_bind(c.started_at_ms)
+                .push_bind(c.duration_ms)
+                .push_bind(c.status.map(i32::from))
+                .push_bind(c.error.as_deref())
+                .push_bind(c.next.label());
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(applied)
 }
 
 fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
@@ -200,6 +292,10 @@ impl Store for SqliteStore {
 
     async fn record(&self, events: Vec<NewEvent>) -> Result<Vec<RecordOutcome>, StoreError> {
         self.group.record(events).await
+    }
+
+    async fn complete_attempt(&self, completion: Completion) -> Result<bool, StoreError> {
+        self.group.complete(completion).await
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
@@ -293,9 +389,10 @@ impl Store for SqliteStore {
                     handler: r.try_get("handler")?,
                     attempts: r.try_get("attempts")?,
                     lease_token: token,
+                    lease_until_ms,
                     created_at_ms: r.try_get("created_at")?,
                     event: summary_from_row(r)?,
-                    body: r.try_get("body")?,
+                    body: r.try_get::<Vec<u8>, _>("body")?.into(),
                     headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
                 })
             })
@@ -303,48 +400,8 @@ impl Store for SqliteStore {
     }
 
     async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
-        let now = super::now_ms();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut applied = Vec::with_capacity(batch.len());
-        for c in batch {
-            let (state, next_at) = match c.next {
-                NextState::Delivered => ("delivered", now),
-                NextState::RetryAt { at_ms } => ("pending", at_ms),
-                NextState::Dead => ("dead", now),
-            };
-            let attempt: Option<i32> = sqlx::query_scalar(
-                "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
-                 lease_until = NULL, lease_token = NULL, last_status = ?3, last_error = ?4, updated_at = ?5 \
-                 WHERE id = ?6 AND lease_token = ?7 RETURNING attempts",
-            )
-            .bind(state)
-            .bind(next_at)
-            .bind(c.status.map(i32::from))
-            .bind(c.error.as_deref())
-            .bind(now)
-            .bind(c.delivery.to_string())
-            .bind(c.lease_token.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(attempt) = attempt else {
-                applied.push(false);
-                continue;
-            };
-            sqlx::query(
-                "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .bind(c.delivery.to_string())
-            .bind(attempt)
-            .bind(c.started_at_ms)
-            .bind(c.duration_ms)
-            .bind(c.status.map(i32::from))
-            .bind(c.error.as_deref())
-            .bind(c.next.label())
-            .execute(&mut *tx)
-            .await?;
-            applied.push(true);
-        }
+        let applied = complete_in(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(applied)
     }

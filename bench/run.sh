@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# hookgate's ingest benchmark: one run, one table, baseline beside hookgate.
+#
+#   bash bench/run.sh                      # all cases, 2 rounds
+#   ROUNDS=3 CASES="baseline sqlite postgres" bash bench/run.sh
+#   PREFILL=1000000 CASES="sqlite postgres" bash bench/run.sh   # inbox already holds 1M rows
+#
+# Each round runs every case in turn (interleaved, so drift hits all alike), each against a
+# fresh store: the no-op baseline server on hookgate's own HTTP stack (`hookgate-noop`), then
+# hookgate on SQLite and on Postgres with product defaults (info logs to a file, stats,
+# metrics, durable commits), then the same with one `http` handler delivering to a local no-op
+# handler while the load runs. The load is `hookgate-load`: Stripe-signed 1 KiB events, signed
+# on the fly, 10% byte-identical repeats, 64 keep-alive connections, 2 load threads, warm-up
+# excluded. Peak RSS and CPU seconds are the server process's own (for Postgres, the database's
+# CPU is not included); with a handler, the table also shows deliveries/s during the load and
+# the backlog left when the load stopped.
+#
+# Env: CASES, ROUNDS (2), DURATION (9 s measured), WARMUP (1 s), CONNECTIONS (64),
+# LOAD_THREADS (2), REPEAT (0.10), CHANGED_REPEAT (0), PROVIDER (stripe | standard-webhooks),
+# PREFILL (0 rows), HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CASES="${CASES:-baseline sqlite postgres sqlite+handler postgres+handler}"
+ROUNDS="${ROUNDS:-2}"
+DURATION="${DURATION:-9}"
+WARMUP="${WARMUP:-1}"
+CONNECTIONS="${CONNECTIONS:-64}"
+LOAD_THREADS="${LOAD_THREADS:-2}"
+REPEAT="${REPEAT:-0.10}"
+CHANGED_REPEAT="${CHANGED_REPEAT:-0}"
+PROVIDER="${PROVIDER:-stripe}"
+PREFILL="${PREFILL:-0}"
+PG_URL="${HOOKGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/hookgate_bench}"
+PG_DB="${PG_URL##*/}"
+PG_ADMIN_URL="${PG_URL%/*}/postgres"
+export PGOPTIONS="--client-min-messages=warning"
+
+PORT_GATE=18080
+PORT_BASE=18100
+PORT_HANDLER=18200
+
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p hookgate -p hookgate-bench --bins
+BIN=target/release
+WORK="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+echo 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' >"$WORK/source-secret"
+echo 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' >"$WORK/handler-secret"
+SECRET="$(cat "$WORK/source-secret")"
+TICKS="$(getconf CLK_TCK)"
+RESULTS="$WORK/results.jsonl"
+: >"$RESULTS"
+
+case "$PROVIDER" in
+  stripe) PROVIDER_NAME=stripe ;;
+  standard-webhooks) PROVIDER_NAME=standard_webhooks ;;
+  *) echo "PROVIDER must be stripe or standard-webhooks" >&2; exit 2 ;;
+esac
+
+wait_port() { # host:port
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}
+
+wait_ready() { # url
+  for _ in $(seq 1 200); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "$1 never became ready" >&2
+  return 1
+}
+
+proc_figures() { # pid -> "peak_rss_kib cpu_seconds"
+  local hwm cpu
+  hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$1/status")"
+  cpu="$(awk -v t="$TICKS" '{ sub(/^.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat")"
+  echo "$hwm $cpu"
+}
+
+fresh_postgres() {
+  psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
+}
+
+gate_config() { # store_url handler(0/1) dispatch(true/false)
+  cat <<EOF
+[server]
+listen = "127.0.0.1:$PORT_GATE"
+[store]
+url = "$1"
+[dispatch]
+enabled = $3
+[sources.bench]
+provider = "$PROVIDER_NAME"
+secrets = ["file:$WORK/source-secret"]
+EOF
+  if [ "$2" = 1 ]; then
+    cat <<EOF
+[handlers.noop]
+kind = "http"
+url = "http://127.0.0.1:$PORT_HANDLER/hook"
+sources = ["bench"]
+secret = "file:$WORK/handler-secret"
+EOF
+  fi
+}
+
+prefill() { # engine store_url
+  [ "$PREFILL" -gt 0 ] || return 0
+  # Start once so migrations create the schema, then fill the inbox with old-looking rows.
+  "$BIN/hookgate" migrate --config "$WORK/gate.toml" >/dev/null
+  local now_ms=$(( $(date +%s) * 1000 ))
+  if [ "$1" = sqlite ]; then
+    sqlite_file="${2#sqlite://}"
+    python3 - "$sqlite_file" "$PREFILL" "$now_ms" <<'PY'
+import sqlite3, sys, uuid, os
+db, n, now = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+c = sqlite3.connect(db)
+body = b'{"id":"x"}' + b"x" * 1000
+c.execute("BEGIN")
+c.executemany(
+    "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) VALUES (?,?,?,?,?,?,?,?)",
+    ((str(uuid.uuid4()), "bench", f"prefill_{i}", "prefill", body, "{}", os.urandom(32), now - 3600_000) for i in range(n)),
+)
+c.commit()
+PY
+  else
+    psql -q "$PG_URL" -c "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at)
+      SELECT gen_random_uuid(), 'bench', 'prefill_' || g, 'prefill', convert_to(repeat('x', 1024), 'UTF8'), '{}'::jsonb,
+             sha256(g::text::bytea), $now_ms - 3600000 FROM generate_series(1, $PREFILL) g" >/dev/null
+    psql -q "$PG_URL" -c "VACUUM ANALYZE inbox" >/dev/null
+  fi
+}
+
+run_case() { # case round
+  local case="$1" round="$2" engine handler=0 store_url pid url figures handler_pid="" before_count=0
+  rm -rf "$WORK/store"; mkdir -p "$WORK/store"
+  case "$case" in
+    baseline)
+      "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_BASE" >"$WORK/noop.log" 2>&1 &
+      pid=$!
+      wait_port "127.0.0.1:$PORT_BASE"
+      url="http://127.0.0.1:$PORT_BASE/webhooks/bench"
+      ;;
+    sqlite*|postgres*)
+      engine="${case%%+*}"
+      [ "$case" != "$engine" ] && handler=1
+      if [ "$engine" = sqlite ]; then
+        store_url="sqlite://$WORK/store/hookgate.db"
+      else
+        fresh_postgres
+        store_url="$PG_URL"
+      fi
+      gate_config "$store_url" "$handler" true >"$WORK/gate.toml"
+      prefill "$engine" "$store_url"
+      if [ "$handler" = 1 ]; then
+        "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >"$WORK/handler.log" 2>&1 &
+        handler_pid=$!
+        wait_port "127.0.0.1:$PORT_HANDLER"
+      fi
+      "$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
+      pid=$!
+      wait_ready "http://127.0.0.1:$PORT_GATE/readyz"
+      url="http://127.0.0.1:$PORT_GATE/webhooks/bench"
+      ;;
+    *) echo "unknown case $case" >&2; exit 2 ;;
+  esac
+  local cpu_before
+  cpu_before="$(proc_figures "$pid" | cut -d' ' -f2)"
+  "$BIN/hookgate-load" --url "$url" --provider "$PROVIDER" --secret "$SECRET" \
+    --connections "$CONNECTIONS" --threads "$LOAD_THREADS" --duration "$DURATION" \
+    --warmup "$WARMUP" --repeat "$REPEAT" --changed-repeat "$CHANGED_REPEAT" \
+    --label "$case" --json >"$WORK/load.json"
+  figures="$(proc_figures "$pid")"
+  local delivered=null
+  if [ -n "$handler_pid" ]; then
+    delivered="$(curl -fsS "http://127.0.0.1:$PORT_HANDLER/count")"
+  fi
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  [ -n "$handler_pid" ] && { kill -INT "$handler_pid"; wait "$handler_pid" 2>/dev/null || true; }
+  python3 - "$WORK/load.json" "$case" "$round" $figures "$cpu_before" "$delivered" "$DURATION" "$WARMUP" >>"$RESULTS" <<'PY'
+import json, sys
+load = json.load(open(sys.argv[1]))
+case, rnd, hwm, cpu, cpu0, delivered, dur, warm = sys.argv[2:10]
+load.update(case=case, round=int(rnd), peak_rss_mib=int(hwm) / 1024, cpu_s=float(cpu) - float(cpu0))
+if delivered != "null":
+    # Deliveries made while the load ran (warm-up included) per second of load.
+    load["delivered"] = int(delivered)
+    load["deliveries_per_s"] = int(delivered) / (float(dur) + float(warm))
+print(json.dumps(load))
+PY
+  sleep 1
+}
+
+echo "hookgate ingest benchmark: $(nproc) cores, $PROVIDER-signed ${CONNECTIONS}x keep-alive, ${REPEAT} byte-identical repeats, ${DURATION}s measured after ${WARMUP}s warm-up, $ROUNDS rounds, prefill $PREFILL rows"
+echo "postgres synchronous_commit=$(psql -tA "$PG_ADMIN_URL" -c 'SHOW synchronous_commit' 2>/dev/null || echo '?'); sqlite synchronous=FULL (WAL)"
+for round in $(seq 1 "$ROUNDS"); do
+  for case in $CASES; do
+    printf '  round %s: %-18s ' "$round" "$case" >&2
+    run_case "$case" "$round"
+    tail -1 "$RESULTS" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f req/s, p99 %.1f ms, non-2xx %d" % (r["rps"], r["p99_ms"], r["non_2xx"] + r["errors"]), file=sys.stderr)'
+  done
+done
+
+python3 - "$RESULTS" <<'PY'
+import json, sys, statistics
+rows = [json.loads(l) for l in open(sys.argv[1])]
+base = [r["rps"] for r in rows if r["case"] == "baseline"]
+base_rps = statistics.mean(base) if base else None
+hdr = f"| {'case':<18} | {'round':>5} | {'req/s':>8} | {'share':>6} | {'p50 ms':>6} | {'p99 ms':>6} | {'p99.9 ms':>8} | {'peak RSS MiB':>12} | {'CPU s/1k req':>12} | {'non-2xx':>7} | {'accepted':>8} | {'duplicate':>9} | {'deliveries/s':>12} | {'backlog':>7} |"
+print()
+print(hdr)
+print("|" + "|".join("-" * (len(c)) if i == 1 else "-" * (len(c) - 1) + ":" for i, c in enumerate(hdr.split("|")[1:-1], 1)) + "|")
+def line(case, rnd, r):
+    share = f"{100 * r['rps'] / base_rps:.1f}%" if base_rps else "-"
+    cpu_k = 1000 * r["cpu_s"] / max(r["requests"], 1)
+    dps = f"{r['deliveries_per_s']:.0f}" if "deliveries_per_s" in r else "-"
+    backlog = str(max(r["accepted_all"] - r["delivered"], 0)) if "delivered" in r else "-"
+    print(f"| {case:<18} | {rnd:>5} | {r['rps']:>8.0f} | {share:>6} | {r['p50_ms']:>6.2f} | {r['p99_ms']:>6.2f} | {r['p999_ms']:>8.2f} | {r['peak_rss_mib']:>12.1f} | {cpu_k:>12.3f} | {r['non_2xx'] + r['errors']:>7} | {r['accepted']:>8} | {r['duplicate']:>9} | {dps:>12} | {backlog:>7} |")
+for r in rows:
+    line(r["case"], r["round"], r)
+print()
+print("mean per case (share of the baseline's mean):")
+for case in dict.fromkeys(r["case"] for r in rows):
+    rs = [r for r in rows if r["case"] == case]
+    m = statistics.mean(r["rps"] for r in rs)
+    share = f"{100 * m / base_rps:.1f}%" if base_rps else "-"
+    p99 = max(r["p99_ms"] for r in rs)
+    rss = max(r["peak_rss_mib"] for r in rs)
+    print(f"  {case:<18} {m:>8.0f} req/s  {share:>6}  worst p99 {p99:.2f} ms  peak RSS {rss:.1f} MiB")
+PY

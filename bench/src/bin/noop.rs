@@ -1,0 +1,61 @@
+//! `hookgate-noop`: the baseline server. The same HTTP stack and connection loop as hookgate
+//! (`hookgate::http::serve`, axum on hyper, `TCP_NODELAY`), and a handler that reads the whole
+//! body and answers 200 — what "the HTTP stack can do" on this machine. It doubles as the no-op
+//! handler hookgate delivers to in the dispatch benchmark: `GET /count` tells how many POSTs it
+//! has answered, so a script can measure deliveries per second from outside.
+//!
+//!     hookgate-noop --listen 127.0.0.1:9100
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use clap::Parser;
+use hookgate::http::serve::{serve, ConnectionTimeouts};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "hookgate-noop", about = "No-op POST server on hookgate's HTTP stack")]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    listen: String,
+    /// Runtime worker threads (default: one per core, like hookgate).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    rt.enable_all().build()?.block_on(async {
+        let count = Arc::new(AtomicU64::new(0));
+        let app = Router::new()
+            .route("/count", get(|State(c): State<Arc<AtomicU64>>| async move {
+                c.load(Ordering::Relaxed).to_string()
+            }))
+            .fallback(|State(c): State<Arc<AtomicU64>>, body: Bytes| async move {
+                std::hint::black_box(body.len());
+                c.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::OK
+            })
+            .with_state(count);
+        let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+        println!("listening on {}", listener.local_addr()?);
+        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+        });
+        let timeouts = ConnectionTimeouts {
+            header_read: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        serve(listener, app, &mut stop, timeouts).await?;
+        Ok(())
+    })
+}
