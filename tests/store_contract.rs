@@ -114,6 +114,28 @@ async fn a_batch_is_recorded_in_order_and_first_wins_inside_it(s: Arc<dyn Store>
     );
     assert!(matches!(out[3], RecordOutcome::Duplicate { .. }));
     assert_eq!(s.count_events().await.unwrap(), 3);
+    // Repeats are counted on the original whether it was stored before the batch or in it.
+    let b = s.event(ids[0]).await.unwrap().unwrap();
+    assert_eq!((b.duplicate_count, b.mismatch_count), (1, 1));
+    assert_eq!(&b.body[..], b"1", "the first arrival's body is kept");
+    let old = s.find_event("sg", "old").await.unwrap().unwrap();
+    assert_eq!((old.duplicate_count, old.mismatch_count), (1, 1));
+    // Several repeats of one key in one batch, on a stored row and on one new in the batch.
+    let again = vec![
+        event("sg", "old", "o", &[]),
+        event("sg", "c", "x", &[]),
+        event("sg", "old", "5", &[]),
+        event("sg", "c", "x", &[]),
+        event("sg", "c", "y", &[]),
+    ];
+    let out = s.record(again).await.unwrap();
+    assert!(out[1].is_accepted());
+    assert_eq!(out.iter().filter(|o| o.is_accepted()).count(), 1);
+    let old = s.find_event("sg", "old").await.unwrap().unwrap();
+    assert_eq!((old.duplicate_count, old.mismatch_count), (3, 2));
+    let c = s.find_event("sg", "c").await.unwrap().unwrap();
+    assert_eq!((c.duplicate_count, c.mismatch_count), (2, 1));
+    assert!(c.last_duplicate_at_ms.is_some());
     assert_eq!(s.deliveries_of(ids[0]).await.unwrap().len(), 1);
     assert_eq!(
         s.deliveries_of(ids[2]).await.unwrap().len(),
@@ -214,7 +236,7 @@ async fn claims_are_leased_and_completions_need_the_lease(s: Arc<dyn Store>) {
         (d.event.id, d.event.event_id.as_str(), d.attempts),
         (event_row, "evt_l", 0)
     );
-    assert_eq!(d.body, b"body");
+    assert_eq!(&d.body[..], b"body");
     assert!(
         s.claim_due("h", 10, now, now + 60_000)
             .await
@@ -583,6 +605,89 @@ async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
         ..StoreConfig::default()
     };
     (store::open(&cfg).await.unwrap(), dir)
+}
+
+/// Deliveries of accepted events go leased into the handler's lane while it has room; past
+/// that they are written unleased (claimable) and the lane's claimer is woken. Attempts
+/// recorded through the group commit need the lease like any completion.
+async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
+    use hookgate::store::handoff::{HandOff, Lane};
+    let (queue, mut lane_rx) = tokio::sync::mpsc::channel(2);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let lanes = [(
+        "h".to_string(),
+        Lane {
+            queue,
+            wake: wake.clone(),
+        },
+    )]
+    .into_iter()
+    .collect();
+    let handoff = HandOff::new(lanes, std::time::Duration::from_secs(60));
+    let cfg = StoreConfig {
+        url,
+        ..StoreConfig::default()
+    };
+    let s = store::open_with(&cfg, Some(handoff)).await.unwrap();
+    let batch = vec![
+        event("ho", "1", "one", &["h"]),
+        event("ho", "2", "two", &["h"]),
+        event("ho", "3", "three", &["h"]),
+    ];
+    let ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
+    assert!(s
+        .record(batch)
+        .await
+        .unwrap()
+        .iter()
+        .all(|o| o.is_accepted()));
+    let first = lane_rx.try_recv().expect("a delivery in the lane");
+    let second = lane_rx.try_recv().expect("a second delivery in the lane");
+    assert!(lane_rx.try_recv().is_err(), "the lane holds two");
+    assert_eq!(first.attempts, 0);
+    assert!(first.lease_until_ms > store::now_ms());
+    let in_lane: Vec<Uuid> = vec![first.event.id, second.event.id];
+    assert!(in_lane.contains(&ids[0]) && in_lane.contains(&ids[1]));
+    assert_eq!(
+        &first.body[..],
+        if first.event.id == ids[0] {
+            b"one" as &[u8]
+        } else {
+            b"two"
+        }
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(1), wake.notified())
+        .await
+        .expect("the claimer is woken for the overflow");
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(
+        claimed.len(),
+        1,
+        "only the overflow is claimable; the rest is leased"
+    );
+    assert_eq!(claimed[0].event.id, ids[2]);
+
+    let ok = completion(&first, NextState::Delivered);
+    assert!(s.complete_attempt(ok.clone()).await.unwrap());
+    assert!(!s.complete_attempt(ok).await.unwrap(), "the lease is spent");
+    let d = s.deliveries_of(first.event.id).await.unwrap();
+    assert_eq!((d[0].state.as_str(), d[0].attempts), ("delivered", 1));
+    assert_eq!(s.attempts_of(first.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn hand_off_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    hand_off_leases_what_fits_and_leaves_the_rest_to_claims(common::sqlite_url(dir.path())).await;
+}
+
+#[tokio::test]
+async fn hand_off_postgres() {
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    hand_off_leases_what_fits_and_leaves_the_rest_to_claims(pg.url.clone()).await;
 }
 
 macro_rules! contract {

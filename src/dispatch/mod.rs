@@ -107,7 +107,12 @@ impl Dispatcher {
     }
 
     /// Dispatch until `shutdown` turns true, then wait up to `grace` for in-flight deliveries.
-    pub async fn run(self, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>, grace: Duration) {
+    pub async fn run(
+        self,
+        store: Arc<dyn Store>,
+        shutdown: watch::Receiver<bool>,
+        grace: Duration,
+    ) {
         let mut handlers = JoinSet::new();
         for ends in self.lanes {
             handlers.spawn(drive_handler(
@@ -173,15 +178,20 @@ async fn drive_handler(
             tracing::debug!(handler = %h.name, "lease lapsed while queued; leaving the delivery to the next claim");
             continue;
         }
-        tasks.spawn(deliver_one(h.clone(), d, permit, store.clone(), stats.clone()));
+        tasks.spawn(deliver_one(
+            h.clone(),
+            d,
+            permit,
+            store.clone(),
+            stats.clone(),
+        ));
     }
     claimer.abort();
     let in_flight = tasks.len();
     if in_flight > 0 {
         tracing::info!(handler = %h.name, in_flight, "dispatcher stopping; waiting for in-flight deliveries");
         let drained =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
-                .await;
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tracing::warn!(handler = %h.name, "in-flight deliveries did not finish in time; their leases will lapse and they will be redelivered");
             tasks.abort_all();

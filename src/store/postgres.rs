@@ -9,8 +9,8 @@
 use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
-    AttemptRecord, BatchPlan, KeyRow, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
+    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
+    EventSummary, HandlerHealth, KeyRow, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
     StoredDelivery, StoredEvent, LIST_COLUMNS,
 };
 use crate::config::StoreConfig;
@@ -93,10 +93,7 @@ impl BatchWriter for PgWriter {
                 .iter()
                 .map(|&i| events[i].headers.to_string())
                 .collect();
-            let hashes: Vec<&[u8]> = order
-                .iter()
-                .map(|&i| &events[i].body_sha256[..])
-                .collect();
+            let hashes: Vec<&[u8]> = order.iter().map(|&i| &events[i].body_sha256[..]).collect();
             let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
             // One upsert: new keys are inserted, a repeat of a stored row is counted on it;
             // `RETURNING` answers the row either way.
@@ -193,12 +190,12 @@ impl BatchWriter for PgWriter {
 /// Record attempts and next states of `batch` inside `tx`, in one statement: update the
 /// deliveries whose lease token still matches, and log an attempt for exactly those.
 async fn complete_in(
-tx: &mut sqlx::Transaction<'_, Postgres>,
-batch: &[Completion],
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    batch: &[Completion],
 ) -> Result<Vec<bool>, StoreError> {
-if batch.is_empty() {
-    return Ok(Vec::new());
-}
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = super::now_ms();
     let mut ids = Vec::with_capacity(batch.len());
     let mut tokens = Vec::with_capacity(batch.len());

@@ -9,8 +9,8 @@
 use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
-    AttemptRecord, BatchPlan, KeyRow, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
+    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
+    EventSummary, HandlerHealth, KeyRow, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
     StoredDelivery, StoredEvent, LIST_COLUMNS,
 };
 use crate::config::StoreConfig;

@@ -23,8 +23,14 @@ pub struct Proxy {
 
 impl Proxy {
     pub async fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        Proxy::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), upstream)
+            .await
+            .expect("bind a loopback port")
+    }
+
+    pub async fn start_on(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<Proxy> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
         let mode = Arc::new(watch::channel(Mode::Pass).0);
         let m = mode.clone();
         let task = tokio::spawn(async move {
@@ -45,7 +51,7 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, mode, task }
+        Ok(Proxy { addr, mode, task })
     }
 
     pub fn set(&self, mode: Mode) {

@@ -75,6 +75,9 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Also print answers per second of the run (2xx / 503 / other), warm-up included.
+    #[arg(long)]
+    timeline: bool,
     /// A label printed with the figures.
     #[arg(long, default_value = "")]
     label: String,
@@ -174,6 +177,8 @@ impl Signer {
 struct Tally {
     hist: Option<Histogram<u64>>,
     statuses: BTreeMap<u16, u64>,
+    /// Non-2xx answers by their problem+json `code`.
+    codes: BTreeMap<String, u64>,
     accepted: u64,
     duplicate: u64,
     other_answer: u64,
@@ -185,6 +190,17 @@ struct Tally {
     sent_changed: u64,
     first_measured: Option<Instant>,
     last_done: Option<Instant>,
+    /// Per second since the start: [2xx, 503, other status or connection error].
+    timeline: Vec<[u64; 3]>,
+}
+
+impl Tally {
+    fn tick(&mut self, second: usize, column: usize) {
+        if self.timeline.len() <= second {
+            self.timeline.resize(second + 1, [0; 3]);
+        }
+        self.timeline[second][column] += 1;
+    }
 }
 
 impl Tally {
@@ -197,6 +213,9 @@ impl Tally {
         for (s, n) in o.statuses {
             *self.statuses.entry(s).or_default() += n;
         }
+        for (c, n) in o.codes {
+            *self.codes.entry(c).or_default() += n;
+        }
         self.accepted += o.accepted;
         self.duplicate += o.duplicate;
         self.other_answer += o.other_answer;
@@ -206,6 +225,14 @@ impl Tally {
         self.sent_repeat += o.sent_repeat;
         self.sent_changed += o.sent_changed;
         self.last_done = self.last_done.max(o.last_done);
+        if self.timeline.len() < o.timeline.len() {
+            self.timeline.resize(o.timeline.len(), [0; 3]);
+        }
+        for (mine, theirs) in self.timeline.iter_mut().zip(o.timeline) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
     }
 }
 
@@ -217,6 +244,7 @@ struct Plan {
     repeat: f64,
     changed_repeat: f64,
     run_id: String,
+    start: Instant,
     warm_end: Instant,
     deadline: Option<Instant>,
     remaining: Option<AtomicUsize>,
@@ -312,25 +340,40 @@ async fn connection(plan: Arc<Plan>, conn_no: usize) -> Tally {
             }
             .await;
             let done = Instant::now();
+            let second = (done - plan.start).as_secs() as usize;
             let (status, body) = match answer {
                 Ok(a) => a,
                 Err(_) => {
                     tally.errors += 1;
+                    tally.tick(second, 2);
                     continue 'reconnect;
                 }
             };
+            tally.tick(
+                second,
+                match status {
+                    200..=299 => 0,
+                    503 => 1,
+                    _ => 2,
+                },
+            );
             let accepted = contains(&body, br#""status":"accepted""#);
             tally.accepted_all += u64::from(accepted);
             if done < plan.warm_end {
                 continue;
             }
-            tally.first_measured.get_or_insert(started.max(plan.warm_end));
+            tally
+                .first_measured
+                .get_or_insert(started.max(plan.warm_end));
             tally.last_done = Some(done);
             let us = (done - started).as_micros().max(1) as u64;
             if let Some(h) = tally.hist.as_mut() {
                 h.saturating_record(us);
             }
             *tally.statuses.entry(status).or_default() += 1;
+            if !(200..300).contains(&status) {
+                *tally.codes.entry(problem_code(&body)).or_default() += 1;
+            }
             if accepted {
                 tally.accepted += 1;
             } else if contains(&body, br#""status":"duplicate""#) {
@@ -341,6 +384,14 @@ async fn connection(plan: Arc<Plan>, conn_no: usize) -> Tally {
         }
     }
     tally
+}
+
+/// The `code` member of a problem+json answer, or `-`.
+fn problem_code(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -385,6 +436,7 @@ fn main() -> anyhow::Result<()> {
         repeat: args.repeat,
         changed_repeat: args.changed_repeat,
         run_id,
+        start,
         warm_end: start + warmup,
         deadline: args
             .requests
@@ -421,7 +473,10 @@ fn report(args: &Args, t: &Tally) {
         _ => 0.0,
     };
     let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
-    let q = |x: f64| hist.map(|h| h.value_at_quantile(x) as f64 / 1000.0).unwrap_or(0.0);
+    let q = |x: f64| {
+        hist.map(|h| h.value_at_quantile(x) as f64 / 1000.0)
+            .unwrap_or(0.0)
+    };
     let max = hist.map(|h| h.max() as f64 / 1000.0).unwrap_or(0.0);
     let non_2xx: u64 = t
         .statuses
@@ -442,12 +497,17 @@ fn report(args: &Args, t: &Tally) {
             "rps": rate,
             "p50_ms": q(0.50), "p99_ms": q(0.99), "p999_ms": q(0.999), "max_ms": max,
             "statuses": statuses,
+            "codes": t.codes,
             "non_2xx": non_2xx,
             "errors": t.errors,
             "accepted": t.accepted, "duplicate": t.duplicate, "other_answer": t.other_answer,
             "accepted_all": t.accepted_all,
             "sent": {"new": t.sent_new, "repeat": t.sent_repeat, "changed_repeat": t.sent_changed},
         });
+        let mut v = v;
+        if args.timeline {
+            v["timeline"] = serde_json::json!(t.timeline);
+        }
         println!("{v}");
         return;
     }
@@ -459,7 +519,11 @@ fn report(args: &Args, t: &Tally) {
         q(0.999),
         max
     );
-    let statuses: Vec<String> = t.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    let statuses: Vec<String> = t
+        .statuses
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
     println!(
         "  statuses {{{}}}; answers accepted {} duplicate {} other {}; connection errors {}",
         statuses.join(", "),
@@ -472,4 +536,9 @@ fn report(args: &Args, t: &Tally) {
         "  sent (all, warm-up included): new {} byte-identical repeats {} changed-body repeats {}",
         t.sent_new, t.sent_repeat, t.sent_changed
     );
+    if args.timeline {
+        for (i, [ok, unavailable, other]) in t.timeline.iter().enumerate() {
+            println!("  second {i:>3}: 2xx {ok:>7}  503 {unavailable:>7}  other {other:>5}");
+        }
+    }
 }

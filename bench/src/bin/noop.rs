@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "hookgate-noop", about = "No-op POST server on hookgate's HTTP stack")]
+#[command(
+    name = "hookgate-noop",
+    about = "No-op POST server on hookgate's HTTP stack"
+)]
 struct Args {
     #[arg(long, default_value = "127.0.0.1:9100")]
     listen: String,
@@ -35,9 +38,12 @@ fn main() -> anyhow::Result<()> {
     rt.enable_all().build()?.block_on(async {
         let count = Arc::new(AtomicU64::new(0));
         let app = Router::new()
-            .route("/count", get(|State(c): State<Arc<AtomicU64>>| async move {
-                c.load(Ordering::Relaxed).to_string()
-            }))
+            .route(
+                "/count",
+                get(|State(c): State<Arc<AtomicU64>>| async move {
+                    c.load(Ordering::Relaxed).to_string()
+                }),
+            )
             .fallback(|State(c): State<Arc<AtomicU64>>, body: Bytes| async move {
                 std::hint::black_box(body.len());
                 c.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Overload: what hookgate answers while its store cannot keep up, and that it recovers alone.
+#
+#   bash bench/overload.sh
+#
+# hookgate runs on Postgres behind `hookgate-stallproxy`. A Stripe-signed load (CONNECTIONS
+# keep-alive connections, more than the configured `store.queue_depth`) runs for
+# BEFORE + STALL + AFTER seconds; during STALL the proxy holds every database connection open
+# without forwarding a byte (a database that stopped answering). Expected: 2xx before; during
+# the stall 503 `overloaded` with Retry-After at once for requests past the bounded queue, 503
+# `unavailable` after `store.timeout` for the queued ones, no 2xx, memory flat; 2xx again
+# after the stall without a restart. The script prints the answers per second and the
+# gateway's RSS sampled every half second.
+#
+# Env: CONNECTIONS (512), QUEUE_DEPTH (256), STORE_TIMEOUT (2s), BEFORE (3), STALL (6), AFTER (5),
+# HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNECTIONS="${CONNECTIONS:-512}"
+QUEUE_DEPTH="${QUEUE_DEPTH:-256}"
+STORE_TIMEOUT="${STORE_TIMEOUT:-2s}"
+BEFORE="${BEFORE:-3}"
+STALL="${STALL:-6}"
+AFTER="${AFTER:-5}"
+PG_URL="${HOOKGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/hookgate_bench}"
+PG_DB="${PG_URL##*/}"
+PG_ADMIN_URL="${PG_URL%/*}/postgres"
+export PGOPTIONS="--client-min-messages=warning"
+PORT_GATE=18080
+PORT_PROXY=15432
+
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p hookgate -p hookgate-bench --bins
+BIN=target/release
+WORK="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SECRET='whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+echo "$SECRET" >"$WORK/secret"
+
+psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
+upstream_host_port="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$PG_URL")"
+"$BIN/hookgate-stallproxy" --listen "127.0.0.1:$PORT_PROXY" --upstream "$upstream_host_port" >"$WORK/proxy.log" 2>&1 &
+PROXY=$!
+via_proxy="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(netloc=f"{p.username + "@" if p.username else ""}127.0.0.1:{sys.argv[2]}").geturl())' "$PG_URL" "$PORT_PROXY")"
+sleep 0.3
+
+cat >"$WORK/gate.toml" <<EOF
+[server]
+listen = "127.0.0.1:$PORT_GATE"
+[store]
+url = "$via_proxy"
+queue_depth = $QUEUE_DEPTH
+timeout = "$STORE_TIMEOUT"
+statement_timeout = "$STORE_TIMEOUT"
+retry_after = "2s"
+[sources.bench]
+provider = "stripe"
+secrets = ["file:$WORK/secret"]
+EOF
+"$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
+GATE=$!
+for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT_GATE/readyz" 2>/dev/null && break; sleep 0.1; done
+
+(
+  while kill -0 "$GATE" 2>/dev/null; do
+    awk '/^VmRSS:/ {print $2}' "/proc/$GATE/status" 2>/dev/null || true
+    sleep 0.5
+  done
+) >"$WORK/rss.txt" &
+
+total=$((BEFORE + STALL + AFTER))
+"$BIN/hookgate-load" --url "http://127.0.0.1:$PORT_GATE/webhooks/bench" --provider stripe --secret "$SECRET" \
+  --connections "$CONNECTIONS" --warmup 0 --duration "$total" --repeat 0.1 --timeline --json >"$WORK/load.json" &
+LOAD=$!
+sleep "$BEFORE"; kill -USR1 "$PROXY"
+sleep "$STALL"; kill -USR2 "$PROXY"
+wait "$LOAD"
+# One request after the run, as a provider's retry would come.
+after="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_GATE/readyz")"
+
+echo "overload: $CONNECTIONS connections, store.queue_depth $QUEUE_DEPTH, store.timeout $STORE_TIMEOUT; database stalled from second $BEFORE to $((BEFORE + STALL))"
+python3 - "$WORK/load.json" "$WORK/rss.txt" "$BEFORE" "$STALL" <<'PY'
+import json, sys
+load = json.load(open(sys.argv[1]))
+rss = [int(l) / 1024 for l in open(sys.argv[2]) if l.strip()]
+before, stall = int(sys.argv[3]), int(sys.argv[4])
+print("| second | phase | 2xx | 503 | other |")
+print("|---:|---|---:|---:|---:|")
+for i, (ok, unavailable, other) in enumerate(load["timeline"]):
+    phase = "before" if i < before else ("stalled" if i < before + stall else "after")
+    print(f"| {i} | {phase} | {ok} | {unavailable} | {other} |")
+print(f"statuses over the run: {load['statuses']}, problem codes {load['codes']}, connection errors {load['errors']}")
+print(f"gateway RSS MiB: start {rss[0]:.1f}, peak {max(rss):.1f}, end {rss[-1]:.1f} ({len(rss)} samples)")
+PY
+echo "readyz after the stall: $after"
