@@ -13,7 +13,7 @@
 //! At-least-once is unchanged: a process that dies with deliveries in its lanes leaves leased
 //! rows whose leases lapse, and any dispatcher then claims them again.
 
-use super::{ClaimedDelivery, EventSummary, NewDelivery, NewEvent, RecordOutcome};
+use super::{ClaimedDelivery, EventSummary, NewDelivery, NewEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,16 +76,17 @@ impl HandOffBatch {
         }
     }
 
-    /// The delivery rows to insert for the accepted events of a batch, leased where a lane
-    /// slot could be reserved.
+    /// The delivery rows to insert for the events of a batch that `wanted` picks (the
+    /// accepted ones, or candidates when the engine decides in the same statement), leased
+    /// where a lane slot could be reserved.
     pub(crate) fn plan<'a>(
         &mut self,
         events: &'a [NewEvent],
-        outcomes: &[RecordOutcome],
+        wanted: impl Fn(usize) -> bool,
     ) -> Vec<NewDelivery<'a>> {
         let mut rows = Vec::new();
-        for (i, (ev, outcome)) in events.iter().zip(outcomes).enumerate() {
-            if !outcome.is_accepted() {
+        for (i, ev) in events.iter().enumerate() {
+            if !wanted(i) {
                 continue;
             }
             for handler in &ev.handlers {
@@ -113,6 +114,12 @@ impl HandOffBatch {
             }
         }
         rows
+    }
+
+    /// Keep only the reservations of events that `accepted` picks (candidates that turned out
+    /// to be repeats give their lane slots back).
+    pub(crate) fn keep(&mut self, accepted: impl Fn(usize) -> bool) {
+        self.reserved.retain(|(_, i, _, _)| accepted(*i));
     }
 
     /// After the commit: put every reserved delivery in its lane, and wake the claimers of

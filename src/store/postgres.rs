@@ -17,7 +17,7 @@ use crate::config::StoreConfig;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -40,10 +40,18 @@ impl PostgresStore {
     pub async fn open(cfg: &StoreConfig, handoff: Option<HandOff>) -> Result<Self, StoreError> {
         let opts = PgConnectOptions::from_str(&cfg.url)
             .map_err(|e| StoreError::Config(format!("store.url: {e}")))?
-            .options([(
-                "statement_timeout",
-                cfg.statement_timeout.as_millis().to_string(),
-            )]);
+            .options([
+                (
+                    "statement_timeout",
+                    cfg.statement_timeout.as_millis().to_string(),
+                ),
+                // Plan every execution with its real parameters. A generic plan cached while a
+                // table was young (a fresh database: "empty", so a sequential scan is cheapest)
+                // would otherwise stay in use until autovacuum's first ANALYZE, which is a
+                // minute or more away, while the table grows to tens of thousands of rows.
+                // Planning costs once per batch, not per event.
+                ("plan_cache_mode", "force_custom_plan".to_string()),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(cfg.pool_size.max(WRITERS as u32 + 1))
             .acquire_timeout(cfg.connect_timeout)
@@ -62,6 +70,55 @@ impl PostgresStore {
     }
 }
 
+/// One batch in one statement, so a batch costs one round trip and no `BEGIN`/`COMMIT`
+/// (a single statement is atomic): `ins` upserts the first occurrence of each key — new keys
+/// are inserted, a repeat of a stored row is counted on it, and `RETURNING` answers the row
+/// either way; `dlv` inserts the deliveries of exactly the rows this batch inserted (a
+/// returned id equal to the one we generated); `upd`/`att` record delivery attempts whose lease
+/// still holds. The result lists the upserted rows (`kind` = 'e') and applied attempts ('c').
+const BATCH_SQL: &str = "WITH ins AS ( \
+   INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+   SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at \
+   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bytea[], $8::bigint[]) \
+     AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+   ON CONFLICT (source, event_id) DO UPDATE SET \
+     duplicate_count = inbox.duplicate_count + 1, \
+     mismatch_count = inbox.mismatch_count + (inbox.body_sha256 <> excluded.body_sha256)::int, \
+     last_duplicate_at = excluded.received_at \
+   RETURNING id, source, event_id, received_at, body_sha256), \
+ dlv AS ( \
+   INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
+     lease_until, lease_token, created_at, updated_at) \
+   SELECT d.id, d.event, d.handler, 'pending', 0, d.at, d.lease_until, d.lease_token, d.at, d.at \
+   FROM UNNEST($9::uuid[], $10::uuid[], $11::text[], $12::bigint[], $13::bigint[], $14::uuid[]) \
+     AS d(id, event, handler, at, lease_until, lease_token) \
+   JOIN ins ON ins.id = d.event), \
+ input AS ( \
+   SELECT * FROM UNNEST($15::uuid[], $16::uuid[], $17::text[], $18::bigint[], $19::int[], \
+     $20::text[], $21::bigint[], $22::bigint[], $23::text[]) \
+   AS t(delivery, token, state, next_at, status, error, started_at, duration_ms, outcome)), \
+ upd AS ( \
+   UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
+     next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
+     last_status = i.status, last_error = i.error, updated_at = $24 \
+   FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
+   RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
+ att AS ( \
+   INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+   SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd) \
+ SELECT 'e' AS kind, id, source, event_id, received_at, body_sha256, NULL::uuid AS token FROM ins \
+ UNION ALL SELECT 'c', id, NULL, NULL, NULL, NULL, token FROM upd";
+
+type BatchRow = (
+    String,
+    Uuid,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<Vec<u8>>,
+    Option<Uuid>,
+);
+
 #[async_trait]
 impl BatchWriter for PgWriter {
     async fn write_batch(
@@ -77,37 +134,41 @@ impl BatchWriter for PgWriter {
         order.sort_by(|&a, &b| {
             (&events[a].source, &events[a].event_id).cmp(&(&events[b].source, &events[b].event_id))
         });
+        let ids: Vec<Uuid> = order.iter().map(|&i| events[i].id).collect();
+        let sources: Vec<&str> = order.iter().map(|&i| events[i].source.as_str()).collect();
+        let event_ids: Vec<&str> = order.iter().map(|&i| events[i].event_id.as_str()).collect();
+        let types: Vec<Option<&str>> = order
+            .iter()
+            .map(|&i| events[i].event_type.as_deref())
+            .collect();
+        let bodies: Vec<&[u8]> = order.iter().map(|&i| events[i].body.as_ref()).collect();
+        let headers: Vec<String> = order
+            .iter()
+            .map(|&i| events[i].headers.to_string())
+            .collect();
+        let hashes: Vec<&[u8]> = order.iter().map(|&i| &events[i].body_sha256[..]).collect();
+        let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
 
-        let mut tx = self.pool.begin().await?;
-        let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(order.len());
-        if !order.is_empty() {
-            let ids: Vec<Uuid> = order.iter().map(|&i| events[i].id).collect();
-            let sources: Vec<&str> = order.iter().map(|&i| events[i].source.as_str()).collect();
-            let event_ids: Vec<&str> = order.iter().map(|&i| events[i].event_id.as_str()).collect();
-            let types: Vec<Option<&str>> = order
-                .iter()
-                .map(|&i| events[i].event_type.as_deref())
-                .collect();
-            let bodies: Vec<&[u8]> = order.iter().map(|&i| events[i].body.as_ref()).collect();
-            let headers: Vec<String> = order
-                .iter()
-                .map(|&i| events[i].headers.to_string())
-                .collect();
-            let hashes: Vec<&[u8]> = order.iter().map(|&i| &events[i].body_sha256[..]).collect();
-            let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
-            // One upsert: new keys are inserted, a repeat of a stored row is counted on it;
-            // `RETURNING` answers the row either way.
-            let returned: Vec<(Uuid, String, String, i64, Vec<u8>)> = sqlx::query_as(
-                "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
-                 SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at \
-                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bytea[], $8::bigint[]) \
-                   AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at) \
-                 ON CONFLICT (source, event_id) DO UPDATE SET \
-                   duplicate_count = inbox.duplicate_count + 1, \
-                   mismatch_count = inbox.mismatch_count + (inbox.body_sha256 <> excluded.body_sha256)::int, \
-                   last_duplicate_at = excluded.received_at \
-                 RETURNING id, source, event_id, received_at, body_sha256",
-            )
+        // Deliveries are planned for every first occurrence before the statement decides
+        // which are new; the statement inserts only those of new rows, and the hand-off
+        // keeps only their reservations afterwards.
+        let is_first: Vec<bool> = {
+            let mut f = vec![false; events.len()];
+            for &i in &plan.firsts {
+                f[i] = true;
+            }
+            f
+        };
+        let deliveries = handoff.plan(events, |i| is_first[i]);
+        let d_ids: Vec<Uuid> = deliveries.iter().map(|d| d.id).collect();
+        let d_event: Vec<Uuid> = deliveries.iter().map(|d| d.event.id).collect();
+        let d_handler: Vec<&str> = deliveries.iter().map(|d| d.handler).collect();
+        let d_at: Vec<i64> = deliveries.iter().map(|d| d.event.received_at_ms).collect();
+        let d_lease: Vec<Option<i64>> = deliveries.iter().map(|d| d.lease.map(|l| l.1)).collect();
+        let d_token: Vec<Option<Uuid>> = deliveries.iter().map(|d| d.lease.map(|l| l.0)).collect();
+        let c = CompletionArrays::new(completions);
+
+        let query = sqlx::query_as::<_, BatchRow>(BATCH_SQL)
             .bind(&ids)
             .bind(&sources)
             .bind(&event_ids)
@@ -116,21 +177,59 @@ impl BatchWriter for PgWriter {
             .bind(&headers)
             .bind(&hashes)
             .bind(&received)
-            .fetch_all(&mut *tx)
-            .await?;
-            for (id, source, event_id, received_at_ms, body_sha256) in returned {
-                rows.insert(
-                    (source, event_id),
-                    KeyRow {
-                        id,
-                        received_at_ms,
-                        body_sha256,
-                    },
-                );
+            .bind(&d_ids)
+            .bind(&d_event)
+            .bind(&d_handler)
+            .bind(&d_at)
+            .bind(&d_lease)
+            .bind(&d_token)
+            .bind(&c.ids)
+            .bind(&c.tokens)
+            .bind(&c.states)
+            .bind(&c.next_ats)
+            .bind(&c.statuses)
+            .bind(&c.errors)
+            .bind(&c.started)
+            .bind(&c.durations)
+            .bind(&c.outcomes)
+            .bind(c.now);
+        // In-batch repeats need a second statement in the same transaction; without them
+        // the one statement is the transaction.
+        let mut tx = if plan.extras.is_empty() {
+            None
+        } else {
+            Some(self.pool.begin().await?)
+        };
+        let returned = match tx.as_mut() {
+            Some(tx) => query.fetch_all(&mut **tx).await?,
+            None => query.fetch_all(&self.pool).await?,
+        };
+        let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(order.len());
+        let mut applied_set: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(completions.len());
+        for (kind, id, source, event_id, received_at, hash, token) in returned {
+            match (kind.as_str(), source, event_id, received_at, hash, token) {
+                ("e", Some(source), Some(event_id), Some(received_at_ms), Some(body_sha256), _) => {
+                    rows.insert(
+                        (source, event_id),
+                        KeyRow {
+                            id,
+                            received_at_ms,
+                            body_sha256,
+                        },
+                    );
+                }
+                ("c", _, _, _, _, Some(token)) => {
+                    applied_set.insert((id, token));
+                }
+                _ => {
+                    return Err(StoreError::Unavailable(
+                        "unexpected batch result row".into(),
+                    ))
+                }
             }
         }
         let (outcomes, mut repeats) = plan.resolve(events, &rows)?;
-        if !repeats.is_empty() {
+        if let Some(mut tx) = tx {
             repeats.sort_by(|a, b| (a.source, a.event_id).cmp(&(b.source, b.event_id)));
             let sources: Vec<&str> = repeats.iter().map(|c| c.source).collect();
             let event_ids: Vec<&str> = repeats.iter().map(|c| c.event_id).collect();
@@ -152,43 +251,64 @@ impl BatchWriter for PgWriter {
             .bind(&lasts)
             .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         }
-
-        let deliveries = handoff.plan(events, &outcomes);
-        if !deliveries.is_empty() {
-            let d_ids: Vec<Uuid> = deliveries.iter().map(|d| d.id).collect();
-            let d_event: Vec<Uuid> = deliveries.iter().map(|d| d.event.id).collect();
-            let d_handler: Vec<&str> = deliveries.iter().map(|d| d.handler).collect();
-            let d_at: Vec<i64> = deliveries.iter().map(|d| d.event.received_at_ms).collect();
-            let d_lease: Vec<Option<i64>> =
-                deliveries.iter().map(|d| d.lease.map(|l| l.1)).collect();
-            let d_token: Vec<Option<Uuid>> =
-                deliveries.iter().map(|d| d.lease.map(|l| l.0)).collect();
-            sqlx::query(
-                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
-                 lease_until, lease_token, created_at, updated_at) \
-                 SELECT id, event, handler, 'pending', 0, at, lease_until, lease_token, at, at \
-                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::uuid[]) \
-                   AS t(id, event, handler, at, lease_until, lease_token)",
-            )
-            .bind(&d_ids)
-            .bind(&d_event)
-            .bind(&d_handler)
-            .bind(&d_at)
-            .bind(&d_lease)
-            .bind(&d_token)
-            .execute(&mut *tx)
-            .await?;
-        }
-
-        let applied = complete_in(&mut tx, completions).await?;
-        tx.commit().await?;
+        handoff.keep(|i| outcomes[i].is_accepted());
+        let applied = completions
+            .iter()
+            .map(|c| applied_set.contains(&(c.delivery, c.lease_token)))
+            .collect();
         Ok(BatchResult { outcomes, applied })
     }
 }
 
-/// Record attempts and next states of `batch` inside `tx`, in one statement: update the
-/// deliveries whose lease token still matches, and log an attempt for exactly those.
+/// A completion batch as the arrays the statements bind.
+struct CompletionArrays<'a> {
+    now: i64,
+    ids: Vec<Uuid>,
+    tokens: Vec<Uuid>,
+    states: Vec<&'static str>,
+    next_ats: Vec<i64>,
+    statuses: Vec<Option<i32>>,
+    errors: Vec<Option<&'a str>>,
+    started: Vec<i64>,
+    durations: Vec<i64>,
+    outcomes: Vec<&'static str>,
+}
+
+impl<'a> CompletionArrays<'a> {
+    fn new(batch: &'a [Completion]) -> Self {
+        let now = super::now_ms();
+        let mut a = CompletionArrays {
+            now,
+            ids: Vec::with_capacity(batch.len()),
+            tokens: Vec::with_capacity(batch.len()),
+            states: Vec::with_capacity(batch.len()),
+            next_ats: Vec::with_capacity(batch.len()),
+            statuses: Vec::with_capacity(batch.len()),
+            errors: Vec::with_capacity(batch.len()),
+            started: Vec::with_capacity(batch.len()),
+            durations: Vec::with_capacity(batch.len()),
+            outcomes: Vec::with_capacity(batch.len()),
+        };
+        for c in batch {
+            let (state, next_at) = c.next.stored(now);
+            a.ids.push(c.delivery);
+            a.tokens.push(c.lease_token);
+            a.states.push(state);
+            a.next_ats.push(next_at);
+            a.statuses.push(c.status.map(i32::from));
+            a.errors.push(c.error.as_deref());
+            a.started.push(c.started_at_ms);
+            a.durations.push(c.duration_ms);
+            a.outcomes.push(c.next.label());
+        }
+        a
+    }
+}
+
+/// Record attempts and next states of `batch` inside `tx`: the attempt part of
+/// [`BATCH_SQL`] on its own (no events).
 async fn complete_in(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     batch: &[Completion],
@@ -196,59 +316,45 @@ async fn complete_in(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    let now = super::now_ms();
-    let mut ids = Vec::with_capacity(batch.len());
-    let mut tokens = Vec::with_capacity(batch.len());
-    let mut states = Vec::with_capacity(batch.len());
-    let mut next_ats = Vec::with_capacity(batch.len());
-    let mut statuses: Vec<Option<i32>> = Vec::with_capacity(batch.len());
-    let mut errors: Vec<Option<String>> = Vec::with_capacity(batch.len());
-    let mut started: Vec<i64> = Vec::with_capacity(batch.len());
-    let mut durations: Vec<i64> = Vec::with_capacity(batch.len());
-    let mut outcomes: Vec<&str> = Vec::with_capacity(batch.len());
-    for c in batch {
-        let (state, next_at) = c.next.stored(now);
-        ids.push(c.delivery);
-        tokens.push(c.lease_token);
-        states.push(state);
-        next_ats.push(next_at);
-        statuses.push(c.status.map(i32::from));
-        errors.push(c.error.clone());
-        started.push(c.started_at_ms);
-        durations.push(c.duration_ms);
-        outcomes.push(c.next.label());
-    }
-    // One statement for the whole batch: update the deliveries whose lease token still
-    // matches, and log an attempt for exactly those.
-    let applied: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "WITH input AS ( \
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::int[], \
-             $6::text[], $7::bigint[], $8::bigint[], $9::text[]) \
-           AS t(delivery, token, state, next_at, status, error, started_at, duration_ms, outcome)), \
-         upd AS ( \
-           UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
-             next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
-             last_status = i.status, last_error = i.error, updated_at = $10 \
-           FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
-           RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
-         ins AS ( \
-           INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-           SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd) \
-         SELECT id, token FROM upd",
-    )
-    .bind(&ids)
-    .bind(&tokens)
-    .bind(&states)
-    .bind(&next_ats)
-    .bind(&statuses)
-    .bind(&errors)
-    .bind(&started)
-    .bind(&durations)
-    .bind(&outcomes)
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?;
-    let applied: std::collections::HashSet<(Uuid, Uuid)> = applied.into_iter().collect();
+    let c = CompletionArrays::new(batch);
+    let none_u: Vec<Uuid> = Vec::new();
+    let none_s: Vec<&str> = Vec::new();
+    let none_o: Vec<Option<&str>> = Vec::new();
+    let none_b: Vec<&[u8]> = Vec::new();
+    let none_i: Vec<i64> = Vec::new();
+    let none_oi: Vec<Option<i64>> = Vec::new();
+    let none_ou: Vec<Option<Uuid>> = Vec::new();
+    let returned = sqlx::query_as::<_, BatchRow>(BATCH_SQL)
+        .bind(&none_u)
+        .bind(&none_s)
+        .bind(&none_s)
+        .bind(&none_o)
+        .bind(&none_b)
+        .bind(&none_s)
+        .bind(&none_b)
+        .bind(&none_i)
+        .bind(&none_u)
+        .bind(&none_u)
+        .bind(&none_s)
+        .bind(&none_i)
+        .bind(&none_oi)
+        .bind(&none_ou)
+        .bind(&c.ids)
+        .bind(&c.tokens)
+        .bind(&c.states)
+        .bind(&c.next_ats)
+        .bind(&c.statuses)
+        .bind(&c.errors)
+        .bind(&c.started)
+        .bind(&c.durations)
+        .bind(&c.outcomes)
+        .bind(c.now)
+        .fetch_all(&mut **tx)
+        .await?;
+    let applied: HashSet<(Uuid, Uuid)> = returned
+        .into_iter()
+        .filter_map(|(_, id, _, _, _, _, token)| token.map(|t| (id, t)))
+        .collect();
     Ok(batch
         .iter()
         .map(|c| applied.contains(&(c.delivery, c.lease_token)))

@@ -164,7 +164,7 @@ impl BatchWriter for SqliteWriter {
             qb.build().execute(&mut *tx).await?;
         }
 
-        let deliveries = handoff.plan(events, &outcomes);
+        let deliveries = handoff.plan(events, |i| outcomes[i].is_accepted());
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
