@@ -41,6 +41,17 @@ pub trait BatchWriter: Send + Sync + 'static {
     ) -> Result<BatchResult, StoreError>;
 }
 
+/// [`BatchWriter`] for an engine that runs in-process (SQLite): it owns its connection and
+/// runs on a thread of its own, so a batch costs no hop between threads per statement.
+pub trait BlockingBatchWriter: Send + 'static {
+    fn write_batch(
+        &mut self,
+        events: &[NewEvent],
+        completions: &[Completion],
+        handoff: &mut HandOffBatch,
+    ) -> Result<BatchResult, StoreError>;
+}
+
 enum Job {
     Record {
         events: Vec<NewEvent>,
@@ -83,6 +94,40 @@ impl GroupCommit {
         GroupCommit { queue: tx }
     }
 
+    /// Start one writer on a dedicated thread. There is no write timeout there (a thread
+    /// cannot be cancelled): the engine's busy timeout bounds lock waits, and each request
+    /// still stops waiting after `store.timeout`.
+    pub fn spawn_thread(
+        name: &str,
+        mut writer: impl BlockingBatchWriter,
+        max_batch: usize,
+        queue_depth: usize,
+        handoff: Option<HandOff>,
+    ) -> std::io::Result<Self> {
+        let (tx, mut rx) = mpsc::channel::<Job>(queue_depth.max(1));
+        let handoff = handoff.map(Arc::new);
+        let max_batch = max_batch.max(1);
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let mut jobs = Vec::with_capacity(max_batch);
+                while let Some(first) = rx.blocking_recv() {
+                    jobs.push(first);
+                    while jobs.len() < max_batch {
+                        match rx.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let mut batch = Drained::new(jobs.drain(..), handoff.as_ref());
+                    let result =
+                        writer.write_batch(&batch.events, &batch.completions, &mut batch.handoff);
+                    batch.answer(result);
+                }
+            })?;
+        Ok(GroupCommit { queue: tx })
+    }
+
     /// Record one request's events; resolves when they are committed (or failed).
     pub async fn record(&self, events: Vec<NewEvent>) -> Result<Vec<RecordOutcome>, StoreError> {
         if events.is_empty() {
@@ -113,6 +158,74 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("store writer has stopped".into())
 }
 
+/// The jobs of one batch, split into what the writer writes and whom to answer.
+struct Drained {
+    events: Vec<NewEvent>,
+    record_replies: Vec<(
+        oneshot::Sender<Result<Vec<RecordOutcome>, StoreError>>,
+        usize,
+    )>,
+    completions: Vec<Completion>,
+    complete_replies: Vec<oneshot::Sender<Result<bool, StoreError>>>,
+    handoff: HandOffBatch,
+}
+
+impl Drained {
+    fn new(jobs: impl Iterator<Item = Job>, handoff: Option<&Arc<HandOff>>) -> Self {
+        let mut d = Drained {
+            events: Vec::new(),
+            record_replies: Vec::new(),
+            completions: Vec::new(),
+            complete_replies: Vec::new(),
+            handoff: match handoff {
+                Some(h) => h.batch(),
+                None => HandOffBatch::none(),
+            },
+        };
+        // A request that gave up (timeout, client gone) still gets its events written: the
+        // provider will retry and be answered as a duplicate, so nothing is lost either way.
+        for job in jobs {
+            match job {
+                Job::Record { events, reply } => {
+                    d.record_replies.push((reply, events.len()));
+                    d.events.extend(events);
+                }
+                Job::Complete { completion, reply } => {
+                    d.completions.push(completion);
+                    d.complete_replies.push(reply);
+                }
+            }
+        }
+        d
+    }
+
+    /// Hand off what was committed, then answer every job with its own part of `result`.
+    fn answer(self, result: Result<BatchResult, StoreError>) {
+        match result {
+            Ok(BatchResult { outcomes, applied }) => {
+                self.handoff.send(&self.events);
+                let mut rest = outcomes.into_iter();
+                for (reply, len) in self.record_replies {
+                    let mine: Vec<RecordOutcome> = rest.by_ref().take(len).collect();
+                    let _ = reply.send(Ok(mine));
+                }
+                for (reply, ok) in self.complete_replies.into_iter().zip(applied) {
+                    let _ = reply.send(Ok(ok));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, requests = self.record_replies.len(), attempts = self.complete_replies.len(), "group commit failed; answering 503");
+                for (reply, _) in self.record_replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                for reply in self.complete_replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
 async fn writer_loop(
     writer: Arc<dyn BatchWriter>,
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
@@ -129,57 +242,15 @@ async fn writer_loop(
                 return; // every sender is gone: the store was dropped
             }
         }
-        // A request that gave up (timeout, client gone) still gets its events written: the
-        // provider will retry and be answered as a duplicate, so nothing is lost either way.
-        let mut events = Vec::new();
-        let mut record_replies = Vec::new();
-        let mut completions = Vec::new();
-        let mut complete_replies = Vec::new();
-        for job in jobs.drain(..) {
-            match job {
-                Job::Record { events: e, reply } => {
-                    record_replies.push((reply, e.len()));
-                    events.extend(e);
-                }
-                Job::Complete { completion, reply } => {
-                    completions.push(completion);
-                    complete_replies.push(reply);
-                }
-            }
-        }
-        let mut batch = match &handoff {
-            Some(h) => h.batch(),
-            None => HandOffBatch::none(),
-        };
+        let mut batch = Drained::new(jobs.drain(..), handoff.as_ref());
         // A stalled connection must not wedge the writer: past the timeout the transaction is
         // dropped (rolled back, connection discarded) and its requests get 503.
         let result = tokio::time::timeout(
             write_timeout,
-            writer.write_batch(&events, &completions, &mut batch),
+            writer.write_batch(&batch.events, &batch.completions, &mut batch.handoff),
         )
         .await
         .unwrap_or(Err(StoreError::Timeout));
-        match result {
-            Ok(BatchResult { outcomes, applied }) => {
-                batch.send(&events);
-                let mut rest = outcomes.into_iter();
-                for (reply, len) in record_replies {
-                    let mine: Vec<RecordOutcome> = rest.by_ref().take(len).collect();
-                    let _ = reply.send(Ok(mine));
-                }
-                for (reply, ok) in complete_replies.into_iter().zip(applied) {
-                    let _ = reply.send(Ok(ok));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, requests = record_replies.len(), attempts = complete_replies.len(), "group commit failed; answering 503");
-                for (reply, _) in record_replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                for reply in complete_replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
-        }
+        batch.answer(result);
     }
 }

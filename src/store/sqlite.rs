@@ -1,12 +1,17 @@
 //! SQLite engine: the embedded default.
 //!
 //! One file in WAL mode with `synchronous=FULL`, so a commit is on disk before the 2xx.
-//! Exactly one writer connection (SQLite serialises writers anyway, and a pool of writers
-//! only adds lock contention), fed by [`GroupCommit`]; a separate pool serves reads. Write
-//! transactions start with `BEGIN IMMEDIATE` so a locked database fails fast with
-//! `SQLITE_BUSY` after the busy timeout instead of deadlocking a deferred upgrade.
+//! Ingest and delivery attempts are written by one writer connection on a thread of its own
+//! ([`GroupCommit::spawn_thread`], through rusqlite on the same SQLite library sqlx links):
+//! SQLite serialises writers anyway, a pool of writers only adds lock contention, and an
+//! in-process engine gains nothing from async — each statement through sqlx's worker thread
+//! cost two thread wake-ups, which on a busy machine made the commit chain, not the disk,
+//! the limit. The rarer writes (claims, replays, stats, purges) go through sqlx's own single
+//! writer connection, and a pool serves reads. Write transactions start with
+//! `BEGIN IMMEDIATE` so a locked database fails fast with `SQLITE_BUSY` after the busy timeout
+//! instead of deadlocking a deferred upgrade.
 
-use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
+use super::group_commit::{BatchResult, BlockingBatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
     AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
@@ -22,13 +27,10 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
 use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// SQLite binds at most 32766 parameters per statement; at most 10 per row here.
-const ROWS_PER_INSERT: usize = 1000;
 /// Stats rows per upsert statement (5 parameters each).
 const STATS_ROWS_PER_INSERT: usize = 2000;
 
@@ -38,8 +40,10 @@ pub struct SqliteStore {
     group: GroupCommit,
 }
 
+/// The group-commit writer: its own connection (rusqlite, same SQLite library as sqlx) on a
+/// thread of its own, so a batch's statements run back to back with no thread hop each.
 struct SqliteWriter {
-    pool: SqlitePool,
+    conn: rusqlite::Connection,
 }
 
 fn connect_options(cfg: &StoreConfig) -> Result<SqliteConnectOptions, StoreError> {
@@ -74,16 +78,15 @@ impl SqliteStore {
             .acquire_timeout(cfg.connect_timeout)
             .connect_with(opts)
             .await?;
-        let group = GroupCommit::spawn(
-            Arc::new(SqliteWriter {
-                pool: writer.clone(),
-            }),
-            1,
+        let writer_conn = SqliteWriter::open(&file, cfg.statement_timeout)?;
+        let group = GroupCommit::spawn_thread(
+            "hookgate-sqlite-writer",
+            writer_conn,
             cfg.max_batch,
             cfg.queue_depth,
-            cfg.timeout,
             handoff,
-        );
+        )
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             writer,
             reader,
@@ -97,164 +100,167 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl BatchWriter for SqliteWriter {
-    async fn write_batch(
-        &self,
+const UPSERT_SQL: &str = "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+     ON CONFLICT (source, event_id) DO UPDATE SET duplicate_count = duplicate_count + 1, \
+     mismatch_count = mismatch_count + (body_sha256 <> excluded.body_sha256), \
+     last_duplicate_at = excluded.received_at \
+     RETURNING id, received_at, body_sha256";
+const REPEATS_SQL: &str = "UPDATE inbox SET duplicate_count = duplicate_count + ?1, \
+     mismatch_count = mismatch_count + ?2, last_duplicate_at = max(coalesce(last_duplicate_at, 0), ?3) \
+     WHERE source = ?4 AND event_id = ?5";
+const DELIVERY_SQL: &str = "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
+     lease_until, lease_token, created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?4, ?4)";
+const COMPLETE_SQL: &str =
+    "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
+     lease_until = NULL, lease_token = NULL, last_status = ?3, last_error = ?4, updated_at = ?5 \
+     WHERE id = ?6 AND lease_token = ?7 RETURNING attempts";
+const ATTEMPT_SQL: &str = "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+impl SqliteWriter {
+    fn open(file: &std::path::Path, busy_timeout: std::time::Duration) -> Result<Self, StoreError> {
+        let conn = rusqlite::Connection::open(file)?;
+        conn.busy_timeout(busy_timeout)?;
+        // The file is in WAL mode already (the migrating connection set it; it persists).
+        // Statement journals (an upsert keeps one) stay in memory instead of a temp file.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(16);
+        Ok(SqliteWriter { conn })
+    }
+}
+
+/// Statements on an in-process engine cost no round trip: the batch runs one prepared
+/// statement per row, in one `BEGIN IMMEDIATE` transaction — the first occurrence of each key
+/// through an upsert that inserts it or counts the repeat on the stored row (`RETURNING` the
+/// row either way), later occurrences counted per key, then the deliveries of new rows and
+/// the attempts whose lease still holds.
+impl BlockingBatchWriter for SqliteWriter {
+    fn write_batch(
+        &mut self,
         events: &[NewEvent],
         completions: &[Completion],
         handoff: &mut HandOffBatch,
     ) -> Result<BatchResult, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let plan = BatchPlan::new(events);
-        // The first occurrence of each key: one upsert that inserts new rows and counts a
-        // repeat of a stored row; `RETURNING` answers the row either way (its order is not
-        // the input's, so rows are matched by key).
         let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(plan.firsts.len());
-        for chunk in plan.firsts.chunks(ROWS_PER_INSERT) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) ",
-            );
-            qb.push_values(chunk, |mut b, &i| {
+        if !plan.firsts.is_empty() {
+            let mut upsert = tx.prepare_cached(UPSERT_SQL)?;
+            for &i in &plan.firsts {
                 let ev = &events[i];
-                b.push_bind(ev.id.to_string())
-                    .push_bind(ev.source.as_str())
-                    .push_bind(ev.event_id.as_str())
-                    .push_bind(ev.event_type.as_deref())
-                    .push_bind(ev.body.as_ref())
-                    .push_bind(ev.headers.to_string())
-                    .push_bind(&ev.body_sha256[..])
-                    .push_bind(ev.received_at_ms);
-            });
-            qb.push(
-                " ON CONFLICT (source, event_id) DO UPDATE SET \
-                 duplicate_count = duplicate_count + 1, \
-                 mismatch_count = mismatch_count + (body_sha256 <> excluded.body_sha256), \
-                 last_duplicate_at = excluded.received_at \
-                 RETURNING id, source, event_id, received_at, body_sha256",
-            );
-            let returned = qb.build().fetch_all(&mut *tx).await?;
-            for r in returned {
-                let id: String = r.try_get(0)?;
+                let (id, received_at_ms, body_sha256) = upsert.query_row(
+                    rusqlite::params![
+                        ev.id.to_string(),
+                        ev.source,
+                        ev.event_id,
+                        ev.event_type,
+                        &ev.body[..],
+                        ev.headers.to_string(),
+                        &ev.body_sha256[..],
+                        ev.received_at_ms
+                    ],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
+                    },
+                )?;
                 rows.insert(
-                    (r.try_get(1)?, r.try_get(2)?),
+                    (ev.source.clone(), ev.event_id.clone()),
                     KeyRow {
                         id: parse_uuid(&id)?,
-                        received_at_ms: r.try_get(3)?,
-                        body_sha256: r.try_get(4)?,
+                        received_at_ms,
+                        body_sha256,
                     },
                 );
             }
         }
         let (outcomes, repeats) = plan.resolve(events, &rows)?;
-        for chunk in repeats.chunks(ROWS_PER_INSERT) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "UPDATE inbox SET duplicate_count = duplicate_count + v.column3, \
-                 mismatch_count = mismatch_count + v.column4, \
-                 last_duplicate_at = max(coalesce(last_duplicate_at, 0), v.column5) FROM (",
-            );
-            qb.push_values(chunk, |mut b, c| {
-                b.push_bind(c.source)
-                    .push_bind(c.event_id)
-                    .push_bind(c.n)
-                    .push_bind(c.mismatches)
-                    .push_bind(c.last_at_ms);
-            });
-            qb.push(") AS v WHERE inbox.source = v.column1 AND inbox.event_id = v.column2");
-            qb.build().execute(&mut *tx).await?;
+        if !repeats.is_empty() {
+            let mut st = tx.prepare_cached(REPEATS_SQL)?;
+            for c in &repeats {
+                st.execute(rusqlite::params![
+                    c.n,
+                    c.mismatches,
+                    c.last_at_ms,
+                    c.source,
+                    c.event_id
+                ])?;
+            }
         }
-
         let deliveries = handoff.plan(events, |i| outcomes[i].is_accepted());
-        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
-                 lease_until, lease_token, created_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, d| {
-                let at = d.event.received_at_ms;
-                b.push_bind(d.id.to_string())
-                    .push_bind(d.event.id.to_string())
-                    .push_bind(d.handler)
-                    .push_bind("pending")
-                    .push_bind(0_i32)
-                    .push_bind(at)
-                    .push_bind(d.lease.map(|(_, until)| until))
-                    .push_bind(d.lease.map(|(token, _)| token.to_string()))
-                    .push_bind(at)
-                    .push_bind(at);
-            });
-            qb.build().execute(&mut *tx).await?;
+        if !deliveries.is_empty() {
+            let mut st = tx.prepare_cached(DELIVERY_SQL)?;
+            for d in &deliveries {
+                st.execute(rusqlite::params![
+                    d.id.to_string(),
+                    d.event.id.to_string(),
+                    d.handler,
+                    d.event.received_at_ms,
+                    d.lease.map(|(_, until)| until),
+                    d.lease.map(|(token, _)| token.to_string())
+                ])?;
+            }
         }
-
-        let applied = complete_in(&mut tx, completions).await?;
-        tx.commit().await?;
+        let applied = complete_in(&tx, completions)?;
+        tx.commit()?;
         Ok(BatchResult { outcomes, applied })
     }
 }
 
-/// Record attempts and next states of `batch` inside `tx`: one `UPDATE … FROM (VALUES …)` for
-/// the deliveries whose lease token still matches, one multi-row insert of their attempts.
-async fn complete_in(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+/// Record attempts and next states inside `tx`: per completion, the delivery moves on only
+/// if its lease token still matches, and only then is the attempt logged.
+fn complete_in(
+    tx: &rusqlite::Transaction<'_>,
     batch: &[Completion],
 ) -> Result<Vec<bool>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
     let now = super::now_ms();
-    // A delivery appears at most once per batch (one lease, one attempt), but a stale
-    // duplicate must not be applied twice: the first one wins and clears the token.
-    let mut applied_ids: HashMap<String, i32> = HashMap::with_capacity(batch.len());
-    for chunk in batch.chunks(ROWS_PER_INSERT) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE deliveries SET state = v.column3, attempts = attempts + 1, \
-             next_attempt_at = v.column4, lease_until = NULL, lease_token = NULL, \
-             last_status = v.column5, last_error = v.column6, updated_at = ",
-        );
-        qb.push_bind(now).push(" FROM (");
-        qb.push_values(chunk, |mut b, c| {
-            let (state, next_at) = c.next.stored(now);
-            b.push_bind(c.delivery.to_string())
-                .push_bind(c.lease_token.to_string())
-                .push_bind(state)
-                .push_bind(next_at)
-                .push_bind(c.status.map(i32::from))
-                .push_bind(c.error.as_deref());
-        });
-        qb.push(
-            ") AS v WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2 \
-             RETURNING deliveries.id, deliveries.attempts",
-        );
-        for r in qb.build().fetch_all(&mut **tx).await? {
-            applied_ids.insert(r.try_get(0)?, r.try_get(1)?);
-        }
-    }
+    let mut update = tx.prepare_cached(COMPLETE_SQL)?;
+    let mut attempt = tx.prepare_cached(ATTEMPT_SQL)?;
     let mut applied = Vec::with_capacity(batch.len());
-    let mut attempts: Vec<(&Completion, String, i32)> = Vec::with_capacity(batch.len());
     for c in batch {
+        let (state, next_at) = c.next.stored(now);
         let id = c.delivery.to_string();
-        match applied_ids.remove(&id) {
-            Some(attempt) => {
-                attempts.push((c, id, attempt));
-                applied.push(true);
-            }
-            None => applied.push(false),
-        }
-    }
-    for chunk in attempts.chunks(ROWS_PER_INSERT) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) ",
-        );
-        qb.push_values(chunk, |mut b, (c, id, attempt)| {
-            b.push_bind(id.as_str())
-                .push_bind(*attempt)
-                .push_bind(c.started_at_ms)
-                .push_bind(c.duration_ms)
-                .push_bind(c.status.map(i32::from))
-                .push_bind(c.error.as_deref())
-                .push_bind(c.next.label());
-        });
-        qb.build().execute(&mut **tx).await?;
+        let n: Option<i32> = match update.query_row(
+            rusqlite::params![
+                state,
+                next_at,
+                c.status.map(i32::from),
+                c.error.as_deref(),
+                now,
+                id,
+                c.lease_token.to_string()
+            ],
+            |r| r.get(0),
+        ) {
+            Ok(n) => Some(n),
+            Err(rusqlite::Error::QueryReturnedNoRows) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(n) = n else {
+            applied.push(false);
+            continue;
+        };
+        attempt.execute(rusqlite::params![
+            id,
+            n,
+            c.started_at_ms,
+            c.duration_ms,
+            c.status.map(i32::from),
+            c.error.as_deref(),
+            c.next.label()
+        ])?;
+        applied.push(true);
     }
     Ok(applied)
 }
@@ -400,10 +406,9 @@ impl Store for SqliteStore {
     }
 
     async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let applied = complete_in(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(applied)
+        // Queued together, they are written together (one transaction, unless the queue
+        // splits them across batches; each completion is atomic on its own either way).
+        futures::future::try_join_all(batch.iter().map(|c| self.group.complete(c.clone()))).await
     }
 
     async fn requeue(
