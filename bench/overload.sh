@@ -12,12 +12,12 @@
 # after the stall without a restart. The script prints the answers per second and the
 # gateway's RSS sampled every half second.
 #
-# Env: CONNECTIONS (512), QUEUE_DEPTH (256), STORE_TIMEOUT (2s), BEFORE (3), STALL (6), AFTER (5),
+# Env: CONNECTIONS (1024), QUEUE_DEPTH (256), STORE_TIMEOUT (2s), BEFORE (3), STALL (6), AFTER (5),
 # HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CONNECTIONS="${CONNECTIONS:-512}"
+CONNECTIONS="${CONNECTIONS:-1024}"
 QUEUE_DEPTH="${QUEUE_DEPTH:-256}"
 STORE_TIMEOUT="${STORE_TIMEOUT:-2s}"
 BEFORE="${BEFORE:-3}"
@@ -41,7 +41,7 @@ psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CRE
 upstream_host_port="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$PG_URL")"
 "$BIN/hookgate-stallproxy" --listen "127.0.0.1:$PORT_PROXY" --upstream "$upstream_host_port" >"$WORK/proxy.log" 2>&1 &
 PROXY=$!
-via_proxy="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(p._replace(netloc=f"{p.username + "@" if p.username else ""}127.0.0.1:{sys.argv[2]}").geturl())' "$PG_URL" "$PORT_PROXY")"
+via_proxy="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); user = p.username + "@" if p.username else ""; print(p._replace(netloc=user + "127.0.0.1:" + sys.argv[2]).geturl())' "$PG_URL" "$PORT_PROXY")"
 sleep 0.3
 
 cat >"$WORK/gate.toml" <<EOF

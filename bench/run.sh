@@ -15,13 +15,18 @@
 # CPU is not included); with a handler, the table also shows deliveries/s during the load and
 # the backlog left when the load stopped.
 #
-# Env: CASES, ROUNDS (2), DURATION (9 s measured), WARMUP (1 s), CONNECTIONS (64),
+# Dispatch: `handler-baseline` drives the no-op handler directly with the load generator
+# (DRAIN_CONCURRENCY connections); `sqlite:drain` / `postgres:drain` let an ingest-only gateway
+# (dispatch.enabled = false) fill the outbox with DRAIN_EVENTS events, then time a gateway with
+# default dispatch settings delivering all of them to the no-op handler.
+#
+# Env: CASES, ROUNDS (2), DRAIN_EVENTS (30000), DRAIN_CONCURRENCY (16), DURATION (9 s measured), WARMUP (1 s), CONNECTIONS (64),
 # LOAD_THREADS (2), REPEAT (0.10), CHANGED_REPEAT (0), PROVIDER (stripe | standard-webhooks),
 # PREFILL (0 rows), HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CASES="${CASES:-baseline sqlite postgres sqlite+handler postgres+handler}"
+CASES="${CASES:-baseline sqlite postgres sqlite+handler postgres+handler handler-baseline sqlite:drain postgres:drain}"
 ROUNDS="${ROUNDS:-2}"
 DURATION="${DURATION:-9}"
 WARMUP="${WARMUP:-1}"
@@ -31,6 +36,8 @@ REPEAT="${REPEAT:-0.10}"
 CHANGED_REPEAT="${CHANGED_REPEAT:-0}"
 PROVIDER="${PROVIDER:-stripe}"
 PREFILL="${PREFILL:-0}"
+DRAIN_EVENTS="${DRAIN_EVENTS:-30000}"
+DRAIN_CONCURRENCY="${DRAIN_CONCURRENCY:-16}"
 PG_URL="${HOOKGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/hookgate_bench}"
 PG_DB="${PG_URL##*/}"
 PG_ADMIN_URL="${PG_URL%/*}/postgres"
@@ -49,7 +56,9 @@ echo 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' >"$WORK/handler-secret"
 SECRET="$(cat "$WORK/source-secret")"
 TICKS="$(getconf CLK_TCK)"
 RESULTS="$WORK/results.jsonl"
+DRAINS="$WORK/drains.jsonl"
 : >"$RESULTS"
+: >"$DRAINS"
 
 case "$PROVIDER" in
   stripe) PROVIDER_NAME=stripe ;;
@@ -105,6 +114,7 @@ kind = "http"
 url = "http://127.0.0.1:$PORT_HANDLER/hook"
 sources = ["bench"]
 secret = "file:$WORK/handler-secret"
+${HANDLER_EXTRA:-}
 EOF
   fi
 }
@@ -134,6 +144,64 @@ PY
              sha256(g::text::bytea), $now_ms - 3600000 FROM generate_series(1, $PREFILL) g" >/dev/null
     psql -q "$PG_URL" -c "VACUUM ANALYZE inbox" >/dev/null
   fi
+}
+
+drain_case() { # engine round: deliveries/s draining a backlog of DRAIN_EVENTS to the no-op handler
+  local engine="$1" round="$2" store_url pid handler_pid start end delivered
+  rm -rf "$WORK/store"; mkdir -p "$WORK/store"
+  if [ "$engine" = sqlite ]; then store_url="sqlite://$WORK/store/hookgate.db"; else fresh_postgres; store_url="$PG_URL"; fi
+  # 1. An ingest-only gateway fills the outbox (the handler is configured, dispatch is off).
+  gate_config "$store_url" 1 false >"$WORK/gate.toml"
+  "$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
+  pid=$!
+  wait_ready "http://127.0.0.1:$PORT_GATE/readyz"
+  "$BIN/hookgate-load" --url "http://127.0.0.1:$PORT_GATE/webhooks/bench" --provider "$PROVIDER" --secret "$SECRET" \
+    --connections "$CONNECTIONS" --threads "$LOAD_THREADS" --requests "$DRAIN_EVENTS" --warmup 0 --repeat 0 --json >/dev/null
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  # 2. A gateway with default dispatch settings drains it; the handler counts what arrives.
+  "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >"$WORK/handler.log" 2>&1 &
+  handler_pid=$!
+  wait_port "127.0.0.1:$PORT_HANDLER"
+  gate_config "$store_url" 1 true >"$WORK/gate.toml"
+  start=$(date +%s.%N); local t0=$SECONDS
+  "$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
+  pid=$!
+  local cpu0
+  cpu0="$(proc_figures "$pid" | cut -d' ' -f2)" || cpu0=0
+  while :; do
+    delivered="$(curl -fsS "http://127.0.0.1:$PORT_HANDLER/count" 2>/dev/null || echo 0)"
+    [ "$delivered" -ge "$DRAIN_EVENTS" ] && break
+    (( SECONDS - t0 > 120 )) && { echo "drain did not finish in 120 s ($delivered)" >&2; break; }
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  local figures
+  figures="$(proc_figures "$pid")"
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  kill -INT "$handler_pid"; wait "$handler_pid" 2>/dev/null || true
+  python3 - "$engine" "$round" "$start" "$end" "$delivered" $figures "$cpu0" >>"$DRAINS" <<'PY'
+import json, sys
+engine, rnd, start, end, n, hwm, cpu, cpu0 = sys.argv[1:9]
+secs = float(end) - float(start)
+print(json.dumps({"case": f"{engine} drain", "round": int(rnd), "deliveries": int(n), "seconds": secs,
+                  "per_s": int(n) / secs, "peak_rss_mib": int(hwm) / 1024, "cpu_s": float(cpu) - float(cpu0)}))
+PY
+}
+
+handler_baseline() { # round: the same no-op handler driven directly by the load generator
+  local round="$1" handler_pid
+  "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >"$WORK/handler.log" 2>&1 &
+  handler_pid=$!
+  wait_port "127.0.0.1:$PORT_HANDLER"
+  "$BIN/hookgate-load" --url "http://127.0.0.1:$PORT_HANDLER/hook" --provider none \
+    --connections "$DRAIN_CONCURRENCY" --threads "$LOAD_THREADS" --requests "$DRAIN_EVENTS" --warmup 0 --repeat 0 --json >"$WORK/hb.json"
+  kill -INT "$handler_pid"; wait "$handler_pid" 2>/dev/null || true
+  python3 - "$WORK/hb.json" "$round" >>"$DRAINS" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(json.dumps({"case": "handler baseline", "round": int(sys.argv[2]), "deliveries": r["requests"], "seconds": r["seconds"],
+                  "per_s": r["rps"], "peak_rss_mib": None, "cpu_s": None}))
+PY
 }
 
 run_case() { # case round
@@ -201,14 +269,25 @@ echo "postgres synchronous_commit=$(psql -tA "$PG_ADMIN_URL" -c 'SHOW synchronou
 for round in $(seq 1 "$ROUNDS"); do
   for case in $CASES; do
     printf '  round %s: %-18s ' "$round" "$case" >&2
+    case "$case" in
+      sqlite:drain|postgres:drain)
+        drain_case "${case%%:*}" "$round"
+        tail -1 "$DRAINS" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f deliveries/s" % r["per_s"], file=sys.stderr)'
+        continue ;;
+      handler-baseline)
+        handler_baseline "$round"
+        tail -1 "$DRAINS" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f req/s" % r["per_s"], file=sys.stderr)'
+        continue ;;
+    esac
     run_case "$case" "$round"
     tail -1 "$RESULTS" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f req/s, p99 %.1f ms, non-2xx %d" % (r["rps"], r["p99_ms"], r["non_2xx"] + r["errors"]), file=sys.stderr)'
   done
 done
 
-python3 - "$RESULTS" <<'PY'
+python3 - "$RESULTS" "$DRAINS" <<'PY'
 import json, sys, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
+drains = [json.loads(l) for l in open(sys.argv[2])]
 base = [r["rps"] for r in rows if r["case"] == "baseline"]
 base_rps = statistics.mean(base) if base else None
 hdr = f"| {'case':<18} | {'round':>5} | {'req/s':>8} | {'share':>6} | {'p50 ms':>6} | {'p99 ms':>6} | {'p99.9 ms':>8} | {'peak RSS MiB':>12} | {'CPU s/1k req':>12} | {'non-2xx':>7} | {'accepted':>8} | {'duplicate':>9} | {'deliveries/s':>12} | {'backlog':>7} |"
@@ -232,4 +311,12 @@ for case in dict.fromkeys(r["case"] for r in rows):
     p99 = max(r["p99_ms"] for r in rs)
     rss = max(r["peak_rss_mib"] for r in rs)
     print(f"  {case:<18} {m:>8.0f} req/s  {share:>6}  worst p99 {p99:.2f} ms  peak RSS {rss:.1f} MiB")
+if drains:
+    print()
+    print("| dispatch case | round | deliveries | seconds | deliveries/s | peak RSS MiB | CPU s/1k |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for d in drains:
+        rss = f"{d['peak_rss_mib']:.1f}" if d["peak_rss_mib"] is not None else "-"
+        cpu = f"{1000 * d['cpu_s'] / max(d['deliveries'], 1):.3f}" if d["cpu_s"] is not None else "-"
+        print(f"| {d['case']} | {d['round']} | {d['deliveries']} | {d['seconds']:.2f} | {d['per_s']:.0f} | {rss} | {cpu} |")
 PY

@@ -276,7 +276,7 @@ mod defaults {
         Duration::from_secs(10)
     }
     pub fn concurrency() -> usize {
-        16
+        64
     }
     pub fn max_attempts() -> u32 {
         12

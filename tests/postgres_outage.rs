@@ -58,11 +58,8 @@ fn ev(id: &str) -> String {
     format!(r#"{{"id":"{id}","type":"charge.succeeded"}}"#)
 }
 
-#[tokio::test]
-async fn cut_and_stalled_postgres_give_503_and_recovery_needs_no_restart() {
-    let Some(pg) = PgSchema::create().await else {
-        return;
-    };
+/// The gateway's database, reached through a proxy the test controls.
+async fn behind_proxy(pg: &PgSchema) -> (Proxy, String) {
     let upstream_url = url::Url::parse(&pg.admin_url).unwrap();
     let upstream: std::net::SocketAddr = format!(
         "{}:{}",
@@ -78,11 +75,19 @@ async fn cut_and_stalled_postgres_give_503_and_recovery_needs_no_restart() {
     let mut via_proxy = url::Url::parse(&pg.url).unwrap();
     via_proxy.set_host(Some("127.0.0.1")).unwrap();
     via_proxy.set_port(Some(proxy.addr.port())).unwrap();
+    (proxy, via_proxy.to_string())
+}
 
+#[tokio::test]
+async fn cut_and_stalled_postgres_give_503_and_recovery_needs_no_restart() {
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let (proxy, via_proxy) = behind_proxy(&pg).await;
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app_on(
         dir,
-        via_proxy.as_str(),
+        &via_proxy,
         "timeout = \"1500ms\"\nconnect_timeout = \"700ms\"\nstatement_timeout = \"1s\"\nretry_after = \"3s\"",
         "",
     )
@@ -148,4 +153,72 @@ async fn cut_and_stalled_postgres_give_503_and_recovery_needs_no_restart() {
         );
     }
     assert_eq!(app.server.store().count_events().await.unwrap(), 3);
+}
+
+/// A store that stops answering while requests keep coming: once the bounded queue is full,
+/// requests get 503 `overloaded` with `Retry-After` at once (never a 2xx, never a pile-up
+/// that waits without bound); queued ones get 503 within the store timeout; when the database
+/// answers again, the same process accepts events without a restart.
+#[tokio::test]
+async fn a_stalled_store_sheds_load_past_the_queue_and_recovers() {
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let (proxy, via_proxy) = behind_proxy(&pg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_on(
+        dir,
+        &via_proxy,
+        "timeout = \"1s\"\nconnect_timeout = \"700ms\"\nstatement_timeout = \"1s\"\nretry_after = \"2s\"\nqueue_depth = 4\nmax_batch = 2",
+        "",
+    )
+    .await;
+    let (s, _, _, _) = status_of(&app, &ev("evt_before")).await;
+    assert_eq!(s, 200);
+
+    proxy.set(Mode::Stall);
+    let started = Instant::now();
+    let app_ref = &app;
+    let answers = futures::future::join_all(
+        (0..40).map(|i| async move { status_of(app_ref, &ev(&format!("evt_stalled_{i}"))).await }),
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "every request was answered within the store timeout ({took:?})"
+    );
+    let mut overloaded = 0;
+    for (status, retry, problem, _) in &answers {
+        assert_eq!(
+            *status, 503,
+            "nothing is acknowledged while the store is stalled: {problem}"
+        );
+        assert_eq!(retry.as_deref(), Some("2"));
+        match problem["code"].as_str() {
+            Some("overloaded") => overloaded += 1,
+            Some("unavailable") => {}
+            other => panic!("unexpected code {other:?}"),
+        }
+    }
+    // Two writers hold at most 2 × max_batch requests, the queue 4 more: the rest is shed.
+    assert!(
+        overloaded >= 40 - 2 * 2 - 4,
+        "requests past the bounded queue are refused at once ({overloaded} overloaded)"
+    );
+    let quick = answers
+        .iter()
+        .filter(|a| a.2["code"] == "overloaded")
+        .all(|a| a.3 < Duration::from_millis(500));
+    assert!(quick, "an overloaded answer does not wait for the store");
+
+    proxy.set(Mode::Pass);
+    wait_ready(&app).await;
+    let (s, _, after, _) = status_of(&app, &ev("evt_after")).await;
+    assert_eq!(s, 200, "{after}");
+    assert_eq!(after["status"], "accepted");
+    // A refused event is accepted when the provider retries it.
+    let (s, _, again, _) = status_of(&app, &ev("evt_stalled_39")).await;
+    assert_eq!(s, 200);
+    assert!(again["status"] == "accepted" || again["status"] == "duplicate");
 }

@@ -44,11 +44,16 @@ fn main() -> anyhow::Result<()> {
                     c.load(Ordering::Relaxed).to_string()
                 }),
             )
-            .fallback(|State(c): State<Arc<AtomicU64>>, body: Bytes| async move {
-                std::hint::black_box(body.len());
-                c.fetch_add(1, Ordering::Relaxed);
-                axum::http::StatusCode::OK
-            })
+            .fallback(
+                |State(c): State<Arc<AtomicU64>>, method: axum::http::Method, body: Bytes| async move {
+                    std::hint::black_box(body.len());
+                    // Only POSTs are deliveries (hookgate's health check is a HEAD).
+                    if method == axum::http::Method::POST {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }
+                    axum::http::StatusCode::OK
+                },
+            )
             .with_state(count);
         let listener = tokio::net::TcpListener::bind(&args.listen).await?;
         println!("listening on {}", listener.local_addr()?);
