@@ -7,6 +7,7 @@ COPY providers ./providers
 COPY migrations ./migrations
 COPY src ./src
 COPY benches ./benches
+COPY bench ./bench
 RUN cargo build --release --locked --bin hookgate
 
 # Runtime stage: slim Debian, non-root, data under /var/lib/hookgate.

@@ -20,7 +20,7 @@
 # (dispatch.enabled = false) fill the outbox with DRAIN_EVENTS events, then time a gateway with
 # default dispatch settings delivering all of them to the no-op handler.
 #
-# Env: CASES, ROUNDS (2), DRAIN_EVENTS (30000), DRAIN_CONCURRENCY (16), DURATION (9 s measured), WARMUP (1 s), CONNECTIONS (64),
+# Env: CASES, ROUNDS (2), STORE_EXTRA / HANDLER_EXTRA (lines added to [store] / the handler), DRAIN_EVENTS (30000), DRAIN_CONCURRENCY (16), DURATION (9 s measured), WARMUP (1 s), CONNECTIONS (64),
 # LOAD_THREADS (2), REPEAT (0.10), CHANGED_REPEAT (0), PROVIDER (stripe | standard-webhooks),
 # PREFILL (0 rows), HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
 set -euo pipefail
@@ -101,6 +101,7 @@ gate_config() { # store_url handler(0/1) dispatch(true/false)
 listen = "127.0.0.1:$PORT_GATE"
 [store]
 url = "$1"
+${STORE_EXTRA:-}
 [dispatch]
 enabled = $3
 [sources.bench]

@@ -103,6 +103,9 @@ pub struct StoreConfig {
     pub statement_timeout: Duration,
     /// Most requests merged into one group-commit transaction.
     pub max_batch: usize,
+    /// Postgres: concurrent group-commit writers (each holds one connection while it
+    /// writes). SQLite always has exactly one writer.
+    pub writers: usize,
     /// Requests that may wait for the writer before new ones get 503 `overloaded`.
     pub queue_depth: usize,
     /// How often expired inbox rows are purged.
@@ -121,6 +124,7 @@ impl Default for StoreConfig {
             connect_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(5),
             max_batch: 256,
+            writers: 4,
             queue_depth: 8192,
             purge_interval: Duration::from_secs(60),
         }

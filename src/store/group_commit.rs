@@ -52,14 +52,17 @@ pub trait BlockingBatchWriter: Send + 'static {
     ) -> Result<BatchResult, StoreError>;
 }
 
+type RecordReply = oneshot::Sender<Result<Vec<RecordOutcome>, StoreError>>;
+type CompleteReply = oneshot::Sender<Result<bool, StoreError>>;
+
 enum Job {
     Record {
         events: Vec<NewEvent>,
-        reply: oneshot::Sender<Result<Vec<RecordOutcome>, StoreError>>,
+        reply: RecordReply,
     },
     Complete {
         completion: Completion,
-        reply: oneshot::Sender<Result<bool, StoreError>>,
+        reply: CompleteReply,
     },
 }
 
@@ -161,12 +164,9 @@ fn stopped() -> StoreError {
 /// The jobs of one batch, split into what the writer writes and whom to answer.
 struct Drained {
     events: Vec<NewEvent>,
-    record_replies: Vec<(
-        oneshot::Sender<Result<Vec<RecordOutcome>, StoreError>>,
-        usize,
-    )>,
+    record_replies: Vec<(RecordReply, usize)>,
     completions: Vec<Completion>,
-    complete_replies: Vec<oneshot::Sender<Result<bool, StoreError>>>,
+    complete_replies: Vec<CompleteReply>,
     handoff: HandOffBatch,
 }
 

@@ -24,9 +24,6 @@ use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// Concurrent group-commit writers (DESIGN §5: one or two).
-const WRITERS: usize = 2;
-
 pub struct PostgresStore {
     pool: PgPool,
     group: GroupCommit,
@@ -53,14 +50,14 @@ impl PostgresStore {
                 ("plan_cache_mode", "force_custom_plan".to_string()),
             ]);
         let pool = PgPoolOptions::new()
-            .max_connections(cfg.pool_size.max(WRITERS as u32 + 1))
+            .max_connections(cfg.pool_size.max(cfg.writers.max(1) as u32 + 1))
             .acquire_timeout(cfg.connect_timeout)
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
         let group = GroupCommit::spawn(
             Arc::new(PgWriter { pool: pool.clone() }),
-            WRITERS,
+            cfg.writers.max(1),
             cfg.max_batch,
             cfg.queue_depth,
             cfg.timeout,
