@@ -105,6 +105,10 @@ impl Provider for Discord {
         signature::check_timestamp(timestamp, now, self.tolerance)
     }
 
+    fn handshake(&self) -> crate::Handshake {
+        crate::Handshake::Bespoke("PING (type 1) answered with PONG (signed POST)")
+    }
+
     fn challenge(&self, req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
         let body: Value = serde_json::from_slice(req.body).ok()?;
         match (interaction_type(&body)?, body.get("event")) {
@@ -112,11 +116,13 @@ impl Provider for Discord {
                 status: 200,
                 content_type: "application/json",
                 body: br#"{"type":1}"#.to_vec(),
+                headers: Vec::new(),
             }),
             (0, _) => Some(ChallengeResponse {
                 status: 204,
                 content_type: "text/plain",
                 body: Vec::new(),
+                headers: Vec::new(),
             }),
             _ => None,
         }

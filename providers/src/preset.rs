@@ -1,65 +1,172 @@
-//! Built-in providers that are exactly one [`Generic`] configuration.
+//! Built-in providers that are exactly one [`Generic`] configuration: presets.
 //!
-//! Paddle, Square, Intercom and Typeform sign a plain HMAC the generic verifier already
-//! describes; what makes them a provider is only a name, the headers worth keeping, a retry
-//! horizon and an example body. [`Preset`] is that pairing, so no scheme code is duplicated:
-//! verification, extraction and signing all run through [`Generic`].
+//! Most providers sign a plain HMAC the generic verifier already describes; what makes them a
+//! provider is only a name, the `[sources.<name>.generic]` table they amount to, the headers
+//! worth keeping, a retry horizon, a default tolerance and, for a few, a handshake of one of
+//! the simple kinds in [`Handshake`]. A [`PresetRow`] is that data and nothing else; the rows
+//! live in [`crate::catalogue::PRESETS`]. Verification, extraction and signing all run through
+//! [`Generic`], so adding a provider of this family is a table row, its vectors and its docs row
+//! (which is generated from the same row).
+//!
+//! Invariants:
+//! - a row's `generic` text is the TOML an operator would write by hand; it is parsed and
+//!   validated by the same code as a hand-written table (a test builds every row);
+//! - handshakes never create events: [`Provider::challenge`] and [`Provider::handshake`] answer
+//!   them and the gateway counts them as `challenge`;
+//! - an unsigned handshake answers only with what the request itself carried (or with an HMAC
+//!   of it under the source's own secret), never with anything that would let it stand in for
+//!   a verified event.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use serde_json::Value;
+
 use crate::generic::{Generic, GenericConfig};
+use crate::signature::{self, Algorithm, Encoding};
 use crate::{
-    BuildError, EventMeta, ExtractError, Provider, Request, Secret, Secrets, SignError,
-    SignRequest, VerifyError,
+    BuildError, ChallengeResponse, EventMeta, ExtractError, Handshake, Provider, ProviderOptions,
+    Request, Secret, Secrets, SignError, SignRequest, VerifyError, DEFAULT_TOLERANCE,
 };
 
 /// Writes an example body from an event id and type.
 pub type ExampleBody = fn(event_id: &str, event_type: &str) -> Vec<u8>;
 
-/// A named [`Generic`] configuration (see the module docs).
-#[derive(Clone)]
+/// One preset: a provider that is exactly one generic configuration (see the module docs).
+#[derive(Debug)]
+pub struct PresetRow {
+    /// The config name (`provider = "…"`).
+    pub name: &'static str,
+    /// The provider's own name, for listings.
+    pub title: &'static str,
+    /// The `[sources.<name>.generic]` table this provider is, as TOML.
+    pub generic: &'static str,
+    /// Request headers worth keeping with the event (lower case; never credentials).
+    pub kept_headers: &'static [&'static str],
+    /// How long the provider may redeliver one event, with margin: the gateway warns when the
+    /// dedupe window is shorter.
+    pub retry_horizon: Duration,
+    /// Where the horizon comes from (the provider's documented schedule, or why it is a guess).
+    pub retry_note: &'static str,
+    /// The tolerance for timestamped schemes when the source sets none (the provider's own
+    /// recommendation); `None`: [`DEFAULT_TOLERANCE`].
+    pub tolerance: Option<Duration>,
+    pub handshake: Handshake,
+    /// An example body when the one [`Generic`] derives from the id and type paths is not
+    /// what the provider sends.
+    pub example: Option<ExampleBody>,
+    /// Caveats an operator should read (unconfirmed facts, weak points of the scheme).
+    pub note: &'static str,
+}
+
+impl PresetRow {
+    /// The row's generic configuration; an error is a bug in the table (a test builds all).
+    pub fn config(&self) -> Result<GenericConfig, BuildError> {
+        toml::from_str(self.generic).map_err(|e| {
+            BuildError::Invalid(format!(
+                "built-in preset `{}` does not parse: {e}",
+                self.name
+            ))
+        })
+    }
+}
+
+/// A compiled [`PresetRow`].
 pub struct Preset {
-    name: &'static str,
+    row: &'static PresetRow,
     inner: Generic,
-    kept_headers: &'static [&'static str],
-    retry_horizon: Duration,
-    example_body: ExampleBody,
+    /// The source's verify token, for handshakes that present one (Meta, Strava).
+    verify_token: Option<Secret>,
 }
 
 impl fmt::Debug for Preset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Preset")
-            .field("name", &self.name)
+            .field("name", &self.row.name)
             .field("inner", &self.inner)
-            .finish_non_exhaustive()
+            .field("verify_token", &self.verify_token)
+            .finish()
+    }
+}
+
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
+/// Meta and Strava subscribe with `hub.mode=subscribe`.
+const HUB_SUBSCRIBE: &str = "subscribe";
+
+fn reply(content_type: &'static str, body: impl Into<Vec<u8>>) -> ChallengeResponse {
+    ChallengeResponse {
+        status: 200,
+        content_type,
+        body: body.into(),
+        headers: Vec::new(),
     }
 }
 
 impl Preset {
-    /// Compile `config`; an error here is a bug in the built-in configuration (each one has a
-    /// test that builds it).
-    pub fn new(
-        name: &'static str,
-        config: GenericConfig,
-        tolerance: Duration,
-        kept_headers: &'static [&'static str],
-        retry_horizon: Duration,
-        example_body: ExampleBody,
-    ) -> Result<Self, BuildError> {
+    pub fn new(row: &'static PresetRow, opts: &ProviderOptions) -> Result<Self, BuildError> {
+        let tolerance = opts
+            .tolerance
+            .or(row.tolerance)
+            .unwrap_or(DEFAULT_TOLERANCE);
+        let needs_token = matches!(row.handshake, Handshake::HubChallenge { .. });
+        if opts.verify_token.is_some() && !needs_token {
+            return Err(BuildError::Invalid(format!(
+                "`verify_token` is only used by providers with a hub.challenge handshake, not `{}`",
+                row.name
+            )));
+        }
         Ok(Preset {
-            name,
-            inner: Generic::new(config, tolerance)?,
-            kept_headers,
-            retry_horizon,
-            example_body,
+            row,
+            inner: Generic::new(row.config()?, tolerance)?,
+            verify_token: opts.verify_token.clone(),
+        })
+    }
+
+    /// The row this preset was built from.
+    pub fn row(&self) -> &'static PresetRow {
+        self.row
+    }
+
+    /// The compiled generic verifier (for descriptions of the scheme).
+    pub fn generic(&self) -> &Generic {
+        &self.inner
+    }
+
+    fn hub_challenge(
+        &self,
+        req: &Request<'_>,
+        json: bool,
+    ) -> Result<ChallengeResponse, VerifyError> {
+        let param = |name| signature::query_param(req.url, name);
+        let (Some(mode), Some(token), Some(challenge)) = (
+            param("hub.mode"),
+            param("hub.verify_token"),
+            param("hub.challenge"),
+        ) else {
+            return Err(VerifyError::MissingHeader("hub.verify_token"));
+        };
+        let Some(expected) = &self.verify_token else {
+            return Err(VerifyError::NoSecret);
+        };
+        let matches = signature::constant_time_eq(token.as_bytes(), expected.expose());
+        if mode != HUB_SUBSCRIBE || !matches {
+            return Err(VerifyError::SignatureMismatch);
+        }
+        Ok(if json {
+            reply(
+                JSON,
+                serde_json::json!({ "hub.challenge": challenge }).to_string(),
+            )
+        } else {
+            reply(TEXT_PLAIN, challenge)
         })
     }
 }
 
 impl Provider for Preset {
     fn name(&self) -> &'static str {
-        self.name
+        self.row.name
     }
 
     fn verify(
@@ -75,12 +182,101 @@ impl Provider for Preset {
         self.inner.events(req)
     }
 
+    fn challenge(&self, req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
+        match self.row.handshake {
+            Handshake::SignedEcho {
+                header,
+                value,
+                field,
+            } => {
+                let announced = req.header(header)?.trim();
+                if !announced.eq_ignore_ascii_case(value) {
+                    return None;
+                }
+                let challenge = signature::body_json_text(req.body, field)?;
+                Some(reply(TEXT_PLAIN, challenge))
+            }
+            Handshake::EmptyBatch => self
+                .inner
+                .is_empty_batch(req.body)
+                .then(|| reply(TEXT_PLAIN, Vec::new())),
+            _ => None,
+        }
+    }
+
+    fn handshake(&self) -> Handshake {
+        self.row.handshake
+    }
+
+    fn answer_handshake(
+        &self,
+        req: &Request<'_>,
+        secrets: &Secrets,
+    ) -> Option<Result<ChallengeResponse, VerifyError>> {
+        match (self.row.handshake, req.method) {
+            (Handshake::GetEcho { param }, "GET") => {
+                let challenge = signature::query_param(req.url, param)?;
+                let mut answer = reply(TEXT_PLAIN, challenge);
+                answer
+                    .headers
+                    .push(("x-content-type-options", "nosniff".to_string()));
+                Some(Ok(answer))
+            }
+            (Handshake::HubChallenge { json }, "GET") => Some(self.hub_challenge(req, json)),
+            (Handshake::Crc, "GET") => {
+                let token = signature::query_param(req.url, "crc_token")?;
+                let Some(secret) = secrets.first() else {
+                    return Some(Err(VerifyError::NoSecret));
+                };
+                let mac = Algorithm::Sha256.mac(secret.expose(), &[token.as_bytes()]);
+                let response = format!("sha256={}", Encoding::Base64.encode(&mac));
+                Some(Ok(reply(
+                    JSON,
+                    serde_json::json!({ "response_token": response }).to_string(),
+                )))
+            }
+            (Handshake::Head, "HEAD") => Some(Ok(reply(TEXT_PLAIN, Vec::new()))),
+            (Handshake::HeaderEcho { request, response }, "POST") => {
+                let value = req.header(request)?.trim();
+                if value.is_empty() {
+                    return None;
+                }
+                let mut answer = reply(
+                    JSON,
+                    serde_json::json!({ "smartsheetHookResponse": value }).to_string(),
+                );
+                answer.headers.push((response, value.to_string()));
+                Some(Ok(answer))
+            }
+            (Handshake::UnsignedPing, "POST") => {
+                if req.headers.contains_key(self.inner.signature_header()) {
+                    return None;
+                }
+                let pairs = signature::form_pairs(req.body)?;
+                match pairs.as_slice() {
+                    [(name, id)]
+                        if name == "webhook_id"
+                            && !id.is_empty()
+                            && id.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        Some(Ok(reply(TEXT_PLAIN, Vec::new())))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     fn kept_headers(&self) -> &'static [&'static str] {
-        self.kept_headers
+        self.row.kept_headers
     }
 
     fn example_body(&self, event_id: &str, event_type: &str) -> Vec<u8> {
-        (self.example_body)(event_id, event_type)
+        match self.row.example {
+            Some(example) => example(event_id, event_type),
+            None => self.inner.example_body(event_id, event_type),
+        }
     }
 
     fn sign(
@@ -93,10 +289,18 @@ impl Provider for Preset {
     }
 
     fn retry_horizon(&self) -> Duration {
-        self.retry_horizon
+        self.row.retry_horizon
     }
 
     fn check_secret(&self, secret: &Secret) -> Result<(), BuildError> {
         self.inner.check_secret(secret)
     }
 }
+
+/// The JSON text at `path` of an example body, for rows whose examples need more than the id.
+pub(crate) fn json_body(value: Value) -> Vec<u8> {
+    value.to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests;

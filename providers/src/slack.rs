@@ -80,6 +80,10 @@ impl Provider for Slack {
         self.inner.verify(req, secrets, now)
     }
 
+    fn handshake(&self) -> crate::Handshake {
+        crate::Handshake::Bespoke("url_verification answered with its challenge (signed POST)")
+    }
+
     fn challenge(&self, req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
         let body: Value = serde_json::from_slice(req.body).ok()?;
         if body.get("type")?.as_str()? != "url_verification" {
@@ -92,6 +96,7 @@ impl Provider for Slack {
             body: serde_json::json!({ "challenge": challenge })
                 .to_string()
                 .into_bytes(),
+            headers: Vec::new(),
         })
     }
 

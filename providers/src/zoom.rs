@@ -89,6 +89,12 @@ impl Provider for Zoom {
         self.inner.verify(req, secrets, now)
     }
 
+    fn handshake(&self) -> crate::Handshake {
+        crate::Handshake::Bespoke(
+            "endpoint.url_validation answered with the encrypted token (signed POST)",
+        )
+    }
+
     fn challenge(&self, req: &Request<'_>, secrets: &Secrets) -> Option<ChallengeResponse> {
         let body: Value = serde_json::from_slice(req.body).ok()?;
         if body.get("event")?.as_str()? != VALIDATION_EVENT {
@@ -105,6 +111,7 @@ impl Provider for Zoom {
             })
             .to_string()
             .into_bytes(),
+            headers: Vec::new(),
         })
     }
 

@@ -1,0 +1,1073 @@
+//! The preset table: every built-in provider that is exactly one generic configuration.
+//!
+//! One [`PresetRow`] per provider, in the order of `reference/providers.md` and
+//! `reference/providers-more.md`. A row is data: the `[sources.<name>.generic]` table the
+//! provider amounts to (the TOML an operator would write), the headers worth keeping, the retry
+//! horizon and where it comes from, a default tolerance, a handshake kind and, where the
+//! generated one would not look like the provider's, an example body. `hookgate providers`,
+//! `docs/providers.md` and the vector tests (`preset/tests.rs`) all read this table.
+//!
+//! Retry horizons carry margin over the documented schedule and never go below the store's
+//! one-day floor; where a provider publishes no schedule the horizon is a week, the
+//! reference's safe default (`reference/providers-more.md` §6).
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::preset::{json_body, PresetRow};
+use crate::Handshake;
+
+const fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 24 * 3600)
+}
+
+/// The row named `name`, if it is a preset.
+pub fn preset(name: &str) -> Option<&'static PresetRow> {
+    PRESETS.iter().find(|row| row.name == name)
+}
+
+fn paddle_example(event_id: &str, event_type: &str) -> Vec<u8> {
+    json_body(json!({
+        "event_id": event_id,
+        "event_type": event_type,
+        "notification_id": format!("ntf_{event_id}"),
+        "data": {},
+    }))
+}
+
+fn square_example(event_id: &str, event_type: &str) -> Vec<u8> {
+    json_body(json!({
+        "merchant_id": "MLHOOKGATE",
+        "type": event_type,
+        "event_id": event_id,
+        "data": {"type": "webhooks", "id": event_id},
+    }))
+}
+
+fn intercom_example(event_id: &str, event_type: &str) -> Vec<u8> {
+    json_body(json!({
+        "type": "notification_event",
+        "id": event_id,
+        "topic": event_type,
+        "app_id": "hookgate",
+        "delivery_attempts": 1,
+        "data": {"type": "notification_event_data", "item": {}},
+    }))
+}
+
+fn typeform_example(event_id: &str, event_type: &str) -> Vec<u8> {
+    json_body(json!({
+        "event_id": event_id,
+        "event_type": event_type,
+        "form_response": {"form_id": "hookgate", "token": event_id, "answers": []},
+    }))
+}
+
+fn meta_example(event_id: &str, event_type: &str) -> Vec<u8> {
+    json_body(json!({
+        "object": "page",
+        "entry": [{
+            "id": event_id,
+            "time": 1_700_000_000,
+            "changes": [{"field": event_type, "value": {}}],
+        }],
+    }))
+}
+
+fn dropbox_example(event_id: &str, _event_type: &str) -> Vec<u8> {
+    json_body(json!({
+        "list_folder": {"accounts": [format!("dbid:{event_id}")]},
+        "delta": {"users": [12345]},
+    }))
+}
+
+fn airtable_example(event_id: &str, _event_type: &str) -> Vec<u8> {
+    json_body(json!({
+        "base": {"id": "appHookgate"},
+        "webhook": {"id": event_id},
+        "timestamp": "2026-01-01T00:00:00.000Z",
+    }))
+}
+
+/// Every preset, in reference order.
+pub static PRESETS: &[PresetRow] = &[
+    PresetRow {
+        name: "paddle",
+        title: "Paddle Billing",
+        generic: r#"
+signature_header = "Paddle-Signature"
+signature_format = "kv_list"
+pair_separator = ";"
+signature_key = "h1"
+timestamp_key = "ts"
+signature_encoding = "hex"
+signed_content = "{ts}:{body}"
+id_json_path = "event_id"
+type_json_path = "event_type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "live mode retries up to 60 times over 3 days",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: Some(paddle_example),
+        note: "The key is the destination's `pdl_ntfset_…` secret as text. Paddle's SDK allows 5 s of skew; hookgate's default is 5 min.",
+    },
+    PresetRow {
+        name: "square",
+        title: "Square",
+        generic: r#"
+signature_header = "x-square-hmacsha256-signature"
+signature_encoding = "base64"
+signed_content = "{url}{body}"
+id_json_path = "event_id"
+type_json_path = "type"
+"#,
+        kept_headers: &["square-retry-number", "square-retry-reason", "square-initial-delivery-timestamp", "square-environment"],
+        retry_horizon: days(4),
+        retry_note: "retries for up to 72 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: Some(square_example),
+        note: "Signs the notification URL: set the source's `public_url` to exactly the URL in the subscription.",
+    },
+    PresetRow {
+        name: "intercom",
+        title: "Intercom",
+        generic: r#"
+algorithm = "sha1"
+signature_header = "X-Hub-Signature"
+signature_format = "prefix"
+signature_prefix = "sha1="
+signature_encoding = "hex"
+id_json_path = "id"
+type_json_path = "topic"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(2),
+        retry_note: "no published schedule; at-least-once over about a day",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: Some(intercom_example),
+        note: "Retries change `delivery_attempts`, so the id is the notification `id`, never a body hash.",
+    },
+    PresetRow {
+        name: "typeform",
+        title: "Typeform",
+        generic: r#"
+signature_header = "Typeform-Signature"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "base64"
+id_json_path = "event_id"
+type_json_path = "event_type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "throttled deliveries retried for 10 h, others 5 times over 3.5 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: Some(typeform_example),
+        note: "",
+    },
+    PresetRow {
+        name: "woocommerce",
+        title: "WooCommerce",
+        generic: r#"
+signature_header = "X-WC-Webhook-Signature"
+signature_encoding = "base64"
+id_from_body_sha256 = true
+type_header = "X-WC-Webhook-Topic"
+"#,
+        kept_headers: &["x-wc-webhook-source", "x-wc-webhook-resource", "x-wc-webhook-event", "x-wc-webhook-id", "x-wc-webhook-delivery-id"],
+        retry_horizon: days(1),
+        retry_note: "no retries: one attempt, the webhook is disabled after 5 consecutive failures",
+        tolerance: None,
+        handshake: Handshake::UnsignedPing,
+        example: None,
+        note: "No stable id (`X-WC-Webhook-Delivery-ID` is fresh per delivery), so the id is the body hash. A secret containing HTML entities is used HTML-decoded by WooCommerce: configure the decoded form.",
+    },
+    PresetRow {
+        name: "razorpay",
+        title: "Razorpay",
+        generic: r#"
+signature_header = "X-Razorpay-Signature"
+signature_encoding = "hex"
+id_header = "x-razorpay-event-id"
+type_json_path = "event"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(8),
+        retry_note: "exponential backoff for 24 h, then disabled; dashboard replays up to 7 days old",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "meta",
+        title: "Meta (Facebook, Instagram, Messenger, WhatsApp)",
+        generic: r#"
+signature_header = "X-Hub-Signature-256"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "hex"
+id_json_paths = ["entry[*].id", "entry[*].time"]
+"#,
+        kept_headers: &[],
+        retry_horizon: days(8),
+        retry_note: "Graph retries over 36 h; WhatsApp Cloud up to 7 days",
+        tolerance: None,
+        handshake: Handshake::HubChallenge { json: false },
+        example: Some(meta_example),
+        note: "Needs `verify_token` for the GET handshake. One event per `entry[]` item, keyed by its object id and time (the whole body is kept with each). The signature is over the escaped-unicode body Meta sends.",
+    },
+    PresetRow {
+        name: "twitch",
+        title: "Twitch EventSub",
+        generic: r#"
+signature_header = "Twitch-Eventsub-Message-Signature"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "hex"
+signed_content = "{id}{ts}{body}"
+id_header = "Twitch-Eventsub-Message-Id"
+timestamp_header = "Twitch-Eventsub-Message-Timestamp"
+timestamp_format = "rfc3339"
+type_header = "Twitch-Eventsub-Subscription-Type"
+"#,
+        kept_headers: &["twitch-eventsub-message-type", "twitch-eventsub-message-retry", "twitch-eventsub-subscription-version"],
+        retry_horizon: days(7),
+        retry_note: "at least once with the same message id; no published horizon, so a week",
+        tolerance: Some(Duration::from_secs(600)),
+        handshake: Handshake::SignedEcho { header: "twitch-eventsub-message-type", value: "webhook_callback_verification", field: "challenge" },
+        example: None,
+        note: "Tolerance 10 min, as Twitch recommends.",
+    },
+    PresetRow {
+        name: "dropbox",
+        title: "Dropbox",
+        generic: r#"
+signature_header = "X-Dropbox-Signature"
+signature_encoding = "hex"
+id_from_body_sha256 = true
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "exponential backoff, horizon unpublished",
+        tolerance: None,
+        handshake: Handshake::GetEcho { param: "challenge" },
+        example: Some(dropbox_example),
+        note: "The body is a 'something changed' ping without an id; the body hash absorbs retries, and processing is idempotent by cursor anyway.",
+    },
+    PresetRow {
+        name: "trello",
+        title: "Trello",
+        generic: r#"
+algorithm = "sha1"
+signature_header = "X-Trello-Webhook"
+signature_encoding = "base64"
+signed_content = "{body}{url}"
+id_json_path = "action.id"
+type_json_path = "action.type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "3 retries at about 30, 60 and 120 s",
+        tolerance: None,
+        handshake: Handshake::Head,
+        example: None,
+        note: "Signs the callback URL: set `public_url` to exactly the `callbackURL` the webhook was created with (query included).",
+    },
+    PresetRow {
+        name: "box",
+        title: "Box",
+        generic: r#"
+signature_header = "BOX-SIGNATURE-PRIMARY"
+extra_signature_headers = ["BOX-SIGNATURE-SECONDARY"]
+signature_encoding = "base64"
+signed_content = "{body}{ts}"
+timestamp_header = "BOX-DELIVERY-TIMESTAMP"
+timestamp_format = "rfc3339"
+id_json_path = "id"
+type_json_path = "trigger"
+"#,
+        kept_headers: &["box-delivery-id", "box-delivery-timestamp", "box-signature-version", "box-signature-algorithm"],
+        retry_horizon: days(7),
+        retry_note: "retries with backoff, count unpublished",
+        tolerance: Some(Duration::from_secs(600)),
+        handshake: Handshake::None,
+        example: None,
+        note: "Configure both the primary and the secondary key as secrets; either header under either key passes. Tolerance 10 min, as in Box's SDKs.",
+    },
+    PresetRow {
+        name: "x",
+        title: "X (Twitter) Account Activity",
+        generic: r#"
+signature_header = "x-twitter-webhooks-signature"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "base64"
+id_from_body_sha256 = true
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "a few retries within minutes",
+        tolerance: None,
+        handshake: Handshake::Crc,
+        example: None,
+        note: "The envelope has no id (inner objects do), so the id is the body hash. The CRC reply uses the first configured secret (the consumer secret).",
+    },
+    PresetRow {
+        name: "xero",
+        title: "Xero",
+        generic: r#"
+signature_header = "x-xero-signature"
+signature_encoding = "base64"
+id_json_paths = ["events[*].tenantId", "events[*].eventCategory", "events[*].resourceId", "events[*].eventType", "events[*].eventDateUtc"]
+type_json_path = "events[*].eventType"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retries with backoff, horizon unpublished",
+        tolerance: None,
+        handshake: Handshake::EmptyBatch,
+        example: None,
+        note: "The webhook key looks base64 but is used as text. Intent-to-receive: well-signed empty batches get 200, mis-signed ones 401.",
+    },
+    PresetRow {
+        name: "coinbase-commerce",
+        title: "Coinbase Commerce",
+        generic: r#"
+signature_header = "X-CC-Webhook-Signature"
+signature_encoding = "hex"
+id_json_path = "event.id"
+type_json_path = "event.type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "exponential backoff for up to 3 days",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "`attempt_number` and `scheduled_for` change per retry: the id is `event.id`.",
+    },
+    PresetRow {
+        name: "gocardless",
+        title: "GoCardless",
+        generic: r#"
+signature_header = "Webhook-Signature"
+signature_encoding = "hex"
+id_json_path = "events[*].id"
+type_json_path = "events[*].action"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retries with backoff, schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Several events per request: one record per `events[]` item.",
+    },
+    PresetRow {
+        name: "easypost",
+        title: "EasyPost",
+        generic: r#"
+signature_header = "X-Hmac-Signature"
+signature_format = "prefix"
+signature_prefix = "hmac-sha256-hex="
+signature_encoding = "hex"
+key_encoding = "nfkd"
+id_json_path = "id"
+type_json_path = "description"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried several times, schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "The secret is NFKD-normalised before use, as EasyPost's clients do.",
+    },
+    PresetRow {
+        name: "mux",
+        title: "Mux",
+        generic: r#"
+signature_header = "Mux-Signature"
+signature_format = "kv_list"
+signature_encoding = "hex"
+signed_content = "{ts}.{body}"
+id_json_path = "id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(2),
+        retry_note: "retries for about 24 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "`attempts[]` grows on every retry: the id is the body `id`.",
+    },
+    PresetRow {
+        name: "workos",
+        title: "WorkOS",
+        generic: r#"
+signature_header = "WorkOS-Signature"
+signature_format = "kv_list"
+signature_encoding = "hex"
+signed_content = "{ts}.{body}"
+timestamp_unit = "ms"
+id_json_path = "id"
+type_json_path = "event"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "exponential backoff, about 3 days",
+        tolerance: Some(Duration::from_secs(180)),
+        handshake: Handshake::None,
+        example: None,
+        note: "Timestamp in milliseconds; tolerance 3 min, as WorkOS's SDKs.",
+    },
+    PresetRow {
+        name: "onfido",
+        title: "Onfido",
+        generic: r#"
+signature_header = "X-SHA2-Signature"
+signature_encoding = "hex"
+id_json_paths = ["payload.action", "payload.object.id", "payload.object.status"]
+type_json_path = "payload.action"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried, schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "No event id: the documented tuple (action, object id, status).",
+    },
+    PresetRow {
+        name: "sanity",
+        title: "Sanity",
+        generic: r#"
+signature_header = "sanity-webhook-signature"
+signature_format = "kv_list"
+signature_encoding = "base64url"
+signed_content = "{ts}.{body}"
+timestamp_unit = "ms"
+id_header = "idempotency-key"
+type_header = "sanity-operation"
+"#,
+        kept_headers: &["sanity-transaction-id", "sanity-document-id", "sanity-project-id", "sanity-dataset"],
+        retry_horizon: days(1),
+        retry_note: "2 retries 30 s apart (manual redelivery later)",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Signatures are unpadded base64url. Sanity's toolkit checks no age; hookgate applies the source tolerance.",
+    },
+    PresetRow {
+        name: "docusign",
+        title: "DocuSign Connect",
+        generic: r#"
+signature_header = "X-DocuSign-Signature-1"
+extra_signature_headers = ["X-DocuSign-Signature-2", "X-DocuSign-Signature-3", "X-DocuSign-Signature-4", "X-DocuSign-Signature-5"]
+signature_encoding = "base64"
+id_json_paths = ["data.envelopeId", "event", "generatedDateTime"]
+type_json_path = "event"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(16),
+        retry_note: "'require acknowledgement' configurations retry for up to about 15 days",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "One signature header per active Connect key (the first five are read); keys are used as text. `retryCount` changes per retry, so the id is the documented tuple.",
+    },
+    PresetRow {
+        name: "quickbooks",
+        title: "QuickBooks Online (Intuit)",
+        generic: r#"
+signature_header = "intuit-signature"
+signature_encoding = "base64"
+id_from_body_sha256 = true
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried at growing intervals, horizon unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "The legacy payload has no event id: the body hash (a retry repeats it).",
+    },
+    PresetRow {
+        name: "paystack",
+        title: "Paystack",
+        generic: r#"
+algorithm = "sha512"
+signature_header = "x-paystack-signature"
+signature_encoding = "hex"
+id_json_paths = ["event", "data.id"]
+type_json_path = "event"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "live: every 3 min 4 times, then hourly for 72 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "The key is the account's secret API key (`sk_…`).",
+    },
+    PresetRow {
+        name: "lemonsqueezy",
+        title: "Lemon Squeezy",
+        generic: r#"
+signature_header = "X-Signature"
+signature_encoding = "hex"
+id_json_paths = ["meta.event_name", "data.id", "data.attributes.updated_at"]
+type_header = "X-Event-Name"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "3 retries at about 5, 25 and 125 s",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "No documented event id: the tuple (event name, object id, updated_at).",
+    },
+    PresetRow {
+        name: "checkout",
+        title: "Checkout.com",
+        generic: r#"
+signature_header = "Cko-Signature"
+signature_encoding = "hex"
+id_json_path = "id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried with backoff, horizon unpublished; dashboard replays",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "sentry",
+        title: "Sentry",
+        generic: r#"
+signature_header = "Sentry-Hook-Signature"
+signature_encoding = "hex"
+id_header = "Request-ID"
+type_header = "Sentry-Hook-Resource"
+"#,
+        kept_headers: &["sentry-hook-timestamp"],
+        retry_horizon: days(7),
+        retry_note: "mostly not retried; no published horizon",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "pagerduty",
+        title: "PagerDuty (Webhooks v3)",
+        generic: r#"
+signature_header = "X-PagerDuty-Signature"
+signature_format = "kv_list"
+untimed = true
+signature_encoding = "hex"
+id_json_path = "event.id"
+type_json_path = "event.event_type"
+"#,
+        kept_headers: &["x-webhook-id", "x-webhook-subscription"],
+        retry_horizon: days(7),
+        retry_note: "retried with backoff, schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Several `v1=` entries during rotation; any may match.",
+    },
+    PresetRow {
+        name: "circleci",
+        title: "CircleCI",
+        generic: r#"
+signature_header = "circleci-signature"
+signature_format = "kv_list"
+untimed = true
+signature_encoding = "hex"
+id_json_path = "id"
+type_header = "circleci-event-type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried, schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "buildkite",
+        title: "Buildkite",
+        generic: r#"
+signature_header = "X-Buildkite-Signature"
+signature_format = "kv_list"
+timestamp_key = "timestamp"
+signature_key = "signature"
+signature_encoding = "hex"
+signed_content = "{ts}.{body}"
+id_from_body_sha256 = true
+type_header = "X-Buildkite-Event"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Use the signature setting, not the legacy `X-Buildkite-Token`. No envelope id: the body hash.",
+    },
+    PresetRow {
+        name: "bitbucket",
+        title: "Bitbucket Cloud",
+        generic: r#"
+signature_header = "X-Hub-Signature"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "hex"
+id_header = "X-Request-UUID"
+type_header = "X-Event-Key"
+"#,
+        kept_headers: &["x-hook-uuid", "x-attempt-number"],
+        retry_horizon: days(1),
+        retry_note: "2 retries on connection failure or 5xx",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Whether `X-Request-UUID` survives retries is not documented.",
+    },
+    PresetRow {
+        name: "jira",
+        title: "Jira Cloud",
+        generic: r#"
+signature_header = "X-Hub-Signature"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "hex"
+id_header = "X-Atlassian-Webhook-Identifier"
+type_json_path = "webhookEvent"
+"#,
+        kept_headers: &["x-atlassian-webhook-retry", "x-atlassian-webhook-flow"],
+        retry_horizon: days(1),
+        retry_note: "up to 5 retries with backoff",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Admin/REST webhooks registered with a secret; Connect/Forge JWTs are not covered.",
+    },
+    PresetRow {
+        name: "vercel",
+        title: "Vercel",
+        generic: r#"
+algorithm = "sha1"
+signature_header = "x-vercel-signature"
+signature_encoding = "hex"
+id_json_path = "id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried with backoff, horizon unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "heroku",
+        title: "Heroku",
+        generic: r#"
+signature_header = "Heroku-Webhook-Hmac-SHA256"
+signature_encoding = "base64"
+id_json_path = "id"
+type_json_path = "resource"
+"#,
+        kept_headers: &["heroku-webhook-id"],
+        retry_horizon: days(4),
+        retry_note: "`sync` webhooks retried for about 72 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "smartsheet",
+        title: "Smartsheet",
+        generic: r#"
+signature_header = "Smartsheet-Hmac-SHA256"
+signature_encoding = "hex"
+id_json_paths = ["events[*].objectType", "events[*].id", "events[*].eventType", "events[*].timestamp"]
+type_json_path = "events[*].eventType"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(2),
+        retry_note: "up to 14 retries over about 24 h",
+        tolerance: None,
+        handshake: Handshake::HeaderEcho { request: "smartsheet-hook-challenge", response: "smartsheet-hook-response" },
+        example: None,
+        note: "One record per `events[]` item, keyed by the documented tuple.",
+    },
+    PresetRow {
+        name: "msteams",
+        title: "Microsoft Teams outgoing webhook",
+        generic: r#"
+signature_header = "Authorization"
+signature_format = "prefix"
+signature_prefix = "HMAC "
+signature_encoding = "base64"
+key_encoding = "base64_plain"
+id_json_path = "id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "not retried (answered synchronously within 5 s)",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "The security token is base64 and is decoded before use.",
+    },
+    PresetRow {
+        name: "zendesk",
+        title: "Zendesk",
+        generic: r#"
+signature_header = "X-Zendesk-Webhook-Signature"
+signature_encoding = "base64"
+signed_content = "{ts}{body}"
+timestamp_header = "X-Zendesk-Webhook-Signature-Timestamp"
+timestamp_format = "rfc3339"
+id_json_path = "id"
+type_json_path = "type"
+"#,
+        kept_headers: &["x-zendesk-webhook-id", "x-zendesk-webhook-invocation-id"],
+        retry_horizon: days(1),
+        retry_note: "3 retries on 409/429/503",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Event-subscribed webhooks carry the event `id`; trigger webhooks need a body with an `id`.",
+    },
+    PresetRow {
+        name: "customerio",
+        title: "Customer.io",
+        generic: r#"
+signature_header = "X-CIO-Signature"
+signature_encoding = "hex"
+signed_content = "v0:{ts}:{body}"
+timestamp_header = "X-CIO-Timestamp"
+id_json_path = "event_id"
+type_json_path = "metric"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried with backoff, horizon unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "frameio",
+        title: "Frame.io (V2)",
+        generic: r#"
+signature_header = "X-Frameio-Signature"
+signature_format = "prefix"
+signature_prefix = "v0="
+signature_encoding = "hex"
+signed_content = "v0:{ts}:{body}"
+timestamp_header = "X-Frameio-Request-Timestamp"
+id_from_body_sha256 = true
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "No event id: the body hash.",
+    },
+    PresetRow {
+        name: "airtable",
+        title: "Airtable",
+        generic: r#"
+signature_header = "X-Airtable-Content-MAC"
+signature_format = "prefix"
+signature_prefix = "hmac-sha256="
+signature_encoding = "hex"
+key_encoding = "base64_plain"
+id_json_paths = ["webhook.id", "timestamp"]
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "pings are retried, schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: Some(airtable_example),
+        note: "The secret is `macSecretBase64`, decoded. The body is a ping: fetch the payloads by cursor.",
+    },
+    PresetRow {
+        name: "webflow",
+        title: "Webflow",
+        generic: r#"
+signature_header = "x-webflow-signature"
+signature_encoding = "hex"
+signed_content = "{ts}:{body}"
+timestamp_header = "x-webflow-timestamp"
+timestamp_unit = "ms"
+id_from_body_sha256 = true
+type_json_path = "triggerType"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "up to 3 retries 10 min apart",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Only webhooks created through the API or an app are signed. No event id: the body hash.",
+    },
+    PresetRow {
+        name: "line",
+        title: "LINE Messaging API",
+        generic: r#"
+signature_header = "x-line-signature"
+signature_encoding = "base64"
+id_json_path = "events[*].webhookEventId"
+type_json_path = "events[*].type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "redelivery (opt-in) keeps `webhookEventId`; horizon unpublished",
+        tolerance: None,
+        handshake: Handshake::EmptyBatch,
+        example: None,
+        note: "The console's Verify button sends a signed empty `events` list: answered 200, nothing stored.",
+    },
+    PresetRow {
+        name: "segment",
+        title: "Segment (Webhooks destination)",
+        generic: r#"
+algorithm = "sha1"
+signature_header = "X-Signature"
+signature_encoding = "hex"
+id_json_path = "messageId"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "5xx/429 retried for about 4 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "clickup",
+        title: "ClickUp",
+        generic: r#"
+signature_header = "X-Signature"
+signature_encoding = "hex"
+id_from_body_sha256 = true
+type_json_path = "event"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried with backoff, then suspended",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "No single event id: the body hash.",
+    },
+    PresetRow {
+        name: "calcom",
+        title: "Cal.com",
+        generic: r#"
+signature_header = "X-Cal-Signature-256"
+signature_encoding = "hex"
+id_from_body_sha256 = true
+type_json_path = "triggerEvent"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "No event id: the body hash.",
+    },
+    PresetRow {
+        name: "alchemy",
+        title: "Alchemy Notify",
+        generic: r#"
+signature_header = "X-Alchemy-Signature"
+signature_encoding = "hex"
+id_json_path = "id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "up to 6 retries over about 10 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "",
+    },
+    PresetRow {
+        name: "render",
+        title: "Render",
+        generic: r#"
+signature_header = "webhook-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "webhook-timestamp"
+id_header = "webhook-id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retry schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+    },
+    PresetRow {
+        name: "openai",
+        title: "OpenAI",
+        generic: r#"
+signature_header = "webhook-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "webhook-timestamp"
+id_header = "webhook-id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "retried with backoff for up to 72 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+    },
+    PresetRow {
+        name: "replicate",
+        title: "Replicate",
+        generic: r#"
+signature_header = "webhook-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "webhook-timestamp"
+id_header = "webhook-id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "retried for a short while",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+    },
+    PresetRow {
+        name: "polar",
+        title: "Polar",
+        generic: r#"
+signature_header = "webhook-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "webhook-timestamp"
+id_header = "webhook-id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retry schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+    },
+    PresetRow {
+        name: "supabase-auth",
+        title: "Supabase Auth Hooks",
+        generic: r#"
+signature_header = "webhook-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "webhook-timestamp"
+id_header = "webhook-id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(1),
+        retry_note: "synchronous hook, not retried",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded. Supabase shows `v1,whsec_…`: configure it without `v1,`.",
+    },
+    PresetRow {
+        name: "clerk",
+        title: "Clerk (Svix)",
+        generic: r#"
+signature_header = "svix-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "svix-timestamp"
+id_header = "svix-id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "Svix schedule: about 28 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+    },
+    PresetRow {
+        name: "resend",
+        title: "Resend (Svix)",
+        generic: r#"
+signature_header = "svix-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "svix-timestamp"
+id_header = "svix-id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "Svix schedule: about 28 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+    },
+];
