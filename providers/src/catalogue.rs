@@ -1070,4 +1070,487 @@ type_json_path = "type"
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
     },
+    PresetRow {
+        name: "recurly",
+        title: "Recurly",
+        generic: r#"
+signature_header = "recurly-signature"
+signature_format = "timestamp_list"
+signature_encoding = "hex"
+signed_content = "{ts}.{body}"
+timestamp_unit = "ms"
+id_json_path = "id"
+type_json_path = "event_type"
+"#,
+        kept_headers: &["recurly-notification-id"],
+        retry_horizon: days(7),
+        retry_note: "retried with backoff, then the endpoint is disabled; horizon unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "JSON webhooks only (XML ones are unsigned). The header is `<ms timestamp>,<sig>[,<sig>]`; two signatures during a rotation.",
+    },
+    PresetRow {
+        name: "mollie",
+        title: "Mollie (next-gen webhooks)",
+        generic: r#"
+signature_header = "X-Mollie-Signature"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "hex"
+id_json_path = "id"
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(2),
+        retry_note: "10 retries over about 26 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Next-gen event webhooks only; classic webhooks carry just an id, unsigned, and need an API fetch.",
+    },
+    PresetRow {
+        name: "persona",
+        title: "Persona",
+        generic: r#"
+signature_header = "Persona-Signature"
+signature_format = "kv_list"
+group_separator = " "
+signature_encoding = "hex"
+signed_content = "{ts}.{body}"
+id_json_path = "data.id"
+type_json_path = "data.attributes.name"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(4),
+        retry_note: "up to 8 retries over about 3 days",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "During a secret rotation the header carries one `t=…,v1=…` group per secret, space-separated.",
+    },
+    PresetRow {
+        name: "elevenlabs",
+        title: "ElevenLabs",
+        generic: r#"
+signature_header = "ElevenLabs-Signature"
+signature_format = "kv_list"
+signature_key = "v0"
+signature_encoding = "hex"
+signed_content = "{ts}.{body}"
+id_json_paths = ["type", "data.conversation_id"]
+type_json_path = "type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retry schedule unpublished",
+        tolerance: Some(Duration::from_secs(1800)),
+        handshake: Handshake::None,
+        example: None,
+        note: "Not Standard Webhooks: `t=…,v0=…`. No event id: (type, conversation id), one per call and kind. Tolerance 30 min, as in ElevenLabs' own example.",
+    },
 ];
+
+/// The facts of a bespoke provider that its code cannot describe about itself.
+#[derive(Debug)]
+pub struct BespokeRow {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// What is verified.
+    pub scheme: &'static str,
+    pub event_id: &'static str,
+    pub retry_note: &'static str,
+}
+
+/// Every bespoke provider, in [`crate::BESPOKE_PROVIDERS`] order.
+pub static BESPOKE: &[BespokeRow] = &[
+    BespokeRow {
+        name: "stripe",
+        title: "Stripe",
+        scheme: "`Stripe-Signature` `v1` = hex HMAC-SHA256 of `{t}.{body}`; `t` ±tolerance; `v0` ignored",
+        event_id: "body `id`",
+        retry_note: "3 days",
+    },
+    BespokeRow {
+        name: "shopify",
+        title: "Shopify",
+        scheme: "`X-Shopify-Hmac-Sha256` (or `Shopify-Hmac-Sha256`) = base64 HMAC-SHA256 of body",
+        event_id: "`X-Shopify-Event-Id` (else `X-Shopify-Webhook-Id`), under both header spellings",
+        retry_note: "8 tries over 4 h",
+    },
+    BespokeRow {
+        name: "github",
+        title: "GitHub",
+        scheme: "`X-Hub-Signature-256` = `sha256=` hex HMAC-SHA256 of body (SHA-1 header only when the SHA-256 one is absent)",
+        event_id: "header `X-GitHub-Delivery`",
+        retry_note: "manual redelivery for 3 days",
+    },
+    BespokeRow {
+        name: "standard-webhooks",
+        title: "Standard Webhooks (Svix, …)",
+        scheme: "`webhook-signature` (or `svix-signature`) `v1,` base64 HMAC-SHA256 of `{id}.{ts}.{body}`; `v1a,` Ed25519 of the same; ts ±tolerance",
+        event_id: "header `webhook-id` / `svix-id`",
+        retry_note: "Svix about 28 h, spec example 76 h",
+    },
+    BespokeRow {
+        name: "generic",
+        title: "Generic HMAC",
+        scheme: "configurable HMAC (`[sources.<name>.generic]`, see `providers/src/generic.rs`)",
+        event_id: "configured",
+        retry_note: "unknown provider: a week",
+    },
+    BespokeRow {
+        name: "internal",
+        title: "Internal services",
+        scheme: "`Authorization: Bearer <key>`, or Standard Webhooks",
+        event_id: "header `Idempotency-Key` (required; reuse with another body → 422)",
+        retry_note: "the caller's own retries",
+    },
+    BespokeRow {
+        name: "slack",
+        title: "Slack",
+        scheme: "`X-Slack-Signature` `v0=` hex HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{body}`; ts ±tolerance",
+        event_id: "Events API: body `event_id`; slash commands / interactivity: `trigger_id`",
+        retry_note: "3 retries in about 6 min",
+    },
+    BespokeRow {
+        name: "zoom",
+        title: "Zoom",
+        scheme: "`x-zm-signature` `v0=` hex HMAC-SHA256 of `v0:{x-zm-request-timestamp}:{body}`; ts ±tolerance",
+        event_id: "`{event}:{event_ts}:{payload.object.uuid | .id | sha256(payload)}` (Zoom documents none)",
+        retry_note: "+5, +20, +60 min",
+    },
+    BespokeRow {
+        name: "linear",
+        title: "Linear",
+        scheme: "`Linear-Signature` = hex HMAC-SHA256 of body; body `webhookTimestamp` (ms) ±tolerance",
+        event_id: "header `Linear-Delivery`",
+        retry_note: "a few retries over hours",
+    },
+    BespokeRow {
+        name: "calendly",
+        title: "Calendly",
+        scheme: "`Calendly-Webhook-Signature: t=…,v1=…` hex HMAC-SHA256 of `{t}.{body}`; t ±tolerance",
+        event_id: "`{event}:{payload.uri}` (Calendly documents none)",
+        retry_note: "24 h, then disabled",
+    },
+    BespokeRow {
+        name: "hubspot",
+        title: "HubSpot",
+        scheme: "`X-HubSpot-Signature-v3` = base64 HMAC-SHA256 of `{METHOD}{URL}{body}{X-HubSpot-Request-Timestamp}`; ts (ms) ±tolerance",
+        event_id: "per array element `{portalId}:{subscriptionId}:{eventId}`",
+        retry_note: "about 24 h",
+    },
+    BespokeRow {
+        name: "gitlab",
+        title: "GitLab",
+        scheme: "secret token: `X-Gitlab-Token` equals a secret (constant time); signing token: Standard Webhooks `v1`",
+        event_id: "`Idempotency-Key` (else `webhook-id`, else `X-Gitlab-Event-UUID`)",
+        retry_note: "backoff up to 24 h, then disabled",
+    },
+    BespokeRow {
+        name: "twilio",
+        title: "Twilio",
+        scheme: "`X-Twilio-Signature` = base64 HMAC-SHA1 of `{URL}` + sorted form parameters; JSON: `bodySHA256` in the URL",
+        event_id: "`I-Twilio-Idempotency-Token`, else resource Sids + statuses; JSON: sha256(body)",
+        retry_note: "15 s (`#rc`), Event Streams 4 h",
+    },
+    BespokeRow {
+        name: "mailgun",
+        title: "Mailgun",
+        scheme: "body `signature.signature` = hex HMAC-SHA256 of `{timestamp}{token}`; body not covered → token replay cache",
+        event_id: "body `event-data.id`",
+        retry_note: "8 h",
+    },
+    BespokeRow {
+        name: "adyen",
+        title: "Adyen",
+        scheme: "payments: every item's `hmacSignature` over its 8 fields (hex key); platform: `HmacSignature` header over body",
+        event_id: "payments: per item `{pspReference}:{eventCode}:{success}`; platform: `{type}:{sha256(canonical body)}`",
+        retry_note: "30 days",
+    },
+    BespokeRow {
+        name: "sendgrid",
+        title: "SendGrid",
+        scheme: "`X-Twilio-Email-Event-Webhook-Signature` = ECDSA P-256/SHA-256 of `{timestamp}{body}`; ts ±tolerance",
+        event_id: "per array element `sg_event_id`",
+        retry_note: "24 h",
+    },
+    BespokeRow {
+        name: "discord",
+        title: "Discord",
+        scheme: "`X-Signature-Ed25519` = Ed25519 of `{X-Signature-Timestamp}{body}`; ts ±tolerance",
+        event_id: "interaction `id`; Webhook Events: `{event.type}:{sha256(canonical body)}`",
+        retry_note: "not retried",
+    },
+    BespokeRow {
+        name: "netlify",
+        title: "Netlify",
+        scheme: "`X-Webhook-Signature` = HS256 JWS (only `HS256`) whose claims carry `iss: netlify` and `sha256` = hex SHA-256 of body",
+        event_id: "`{id}:{state}` (deploy id and state)",
+        retry_note: "schedule unpublished",
+    },
+];
+
+/// What `hookgate providers` lists for one built-in provider.
+#[derive(Debug, Clone)]
+pub struct ProviderFacts {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// `preset` (a row of [`PRESETS`]) or `bespoke` (its own module).
+    pub family: &'static str,
+    pub scheme: String,
+    pub event_id: String,
+    pub handshake: Handshake,
+    pub retry_horizon: Duration,
+    pub retry_note: &'static str,
+    pub tolerance: Option<Duration>,
+    pub timestamped: bool,
+    pub signs_url: bool,
+    pub kept_headers: &'static [&'static str],
+    pub note: &'static str,
+    /// The preset's `[sources.<name>.generic]` table.
+    pub generic: Option<&'static str>,
+}
+
+impl ProviderFacts {
+    /// The dedupe window to configure: the retry horizon rounded up to whole days, at least
+    /// the store's one-day floor.
+    pub fn recommended_dedupe_window(&self) -> Duration {
+        days(self.retry_horizon.as_secs().div_ceil(24 * 3600).max(1))
+    }
+}
+
+/// The facts of every built-in provider: bespoke first, then presets.
+pub fn facts() -> Vec<ProviderFacts> {
+    let bespoke = BESPOKE.iter().filter_map(|row| {
+        let opts = crate::ProviderOptions {
+            generic: (row.name == "generic").then(|| crate::generic::GenericConfig {
+                id_json_path: Some("id".into()),
+                ..crate::generic::GenericConfig::new("X-Signature", crate::signature::Encoding::Hex)
+            }),
+            ..crate::ProviderOptions::default()
+        };
+        let provider = crate::build(row.name, &opts).ok()?;
+        Some(ProviderFacts {
+            name: row.name,
+            title: row.title,
+            family: "bespoke",
+            scheme: row.scheme.to_string(),
+            event_id: row.event_id.to_string(),
+            handshake: provider.handshake(),
+            retry_horizon: provider.retry_horizon(),
+            retry_note: row.retry_note,
+            tolerance: None,
+            timestamped: row.scheme.contains("tolerance"),
+            signs_url: row.scheme.contains("URL"),
+            kept_headers: provider.kept_headers(),
+            note: "",
+            generic: None,
+        })
+    });
+    let presets = PRESETS.iter().filter_map(|row| {
+        let preset = crate::preset::Preset::new(row, &crate::ProviderOptions::default()).ok()?;
+        let generic = preset.generic();
+        Some(ProviderFacts {
+            name: row.name,
+            title: row.title,
+            family: "preset",
+            scheme: generic.describe_scheme(),
+            event_id: generic.describe_id(),
+            handshake: row.handshake,
+            retry_horizon: row.retry_horizon,
+            retry_note: row.retry_note,
+            tolerance: row.tolerance,
+            timestamped: generic.is_timestamped(),
+            signs_url: generic.signs_url(),
+            kept_headers: row.kept_headers,
+            note: row.note,
+            generic: Some(row.generic.trim()),
+        })
+    });
+    bespoke.chain(presets).collect()
+}
+
+/// The facts of one provider.
+pub fn facts_of(name: &str) -> Option<ProviderFacts> {
+    facts().into_iter().find(|f| f.name == name)
+}
+
+fn human_days(d: Duration) -> String {
+    let hours = d.as_secs() / 3600;
+    if hours % 24 == 0 {
+        format!("{} d", hours / 24)
+    } else {
+        format!("{hours} h")
+    }
+}
+
+/// `|` would end a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// The provider table of `docs/providers.md`, generated from [`facts`]
+/// (`hookgate providers --markdown`; a test fails when the document differs).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| Provider (`provider =`) | Kind | What is verified | Event id | Handshake | Retries → dedupe window | Notes |\n|---|---|---|---|---|---|---|\n",
+    );
+    for f in facts() {
+        let handshake = match f.handshake {
+            Handshake::None => "–".to_string(),
+            other => other.describe(),
+        };
+        let mut notes = Vec::new();
+        if let Some(t) = f.tolerance {
+            notes.push(format!("default tolerance {} s.", t.as_secs()));
+        }
+        if !f.note.is_empty() {
+            notes.push(f.note.to_string());
+        }
+        out.push_str(&format!(
+            "| `{}` ({}) | {} | {} | {} | {} | {} → **{}** | {} |\n",
+            f.name,
+            cell(f.title),
+            f.family,
+            cell(&f.scheme),
+            cell(&f.event_id),
+            cell(&handshake),
+            cell(f.retry_note),
+            human_days(f.recommended_dedupe_window()),
+            cell(&notes.join(" "))
+        ));
+    }
+    out
+}
+
+/// A ready `[sources.NAME]` snippet for provider `name`, with its facts as comments.
+pub fn config_snippet(name: &str) -> Option<String> {
+    let f = facts_of(name)?;
+    let env = format!(
+        "{}_WEBHOOK_SECRET",
+        f.name.to_ascii_uppercase().replace('-', "_")
+    );
+    let mut out = format!(
+        "# {} ({})\n# verifies: {}\n# event id: {}\n# handshake: {}\n# retries: {}; keep store.dedupe_window >= \"{}\"\n",
+        f.title,
+        f.family,
+        f.scheme,
+        f.event_id,
+        f.handshake.describe(),
+        f.retry_note,
+        human_days(f.recommended_dedupe_window()).replace(' ', "")
+    );
+    if !f.note.is_empty() {
+        out.push_str(&format!("# note: {}\n", f.note));
+    }
+    out.push_str(&format!(
+        "[sources.{name}]\nprovider = \"{name}\"\nsecrets = [\"env:{env}\"]\n"
+    ));
+    if f.timestamped {
+        let tolerance = f.tolerance.unwrap_or(crate::DEFAULT_TOLERANCE).as_secs();
+        out.push_str(&format!("# tolerance = \"{tolerance}s\"\n"));
+    }
+    if f.signs_url {
+        out.push_str(&format!(
+            "public_url = \"https://hooks.example.com/webhooks/{name}\"  # exactly the URL the provider calls\n"
+        ));
+    }
+    if matches!(f.handshake, Handshake::HubChallenge { .. }) {
+        let token = format!(
+            "{}_VERIFY_TOKEN",
+            f.name.to_ascii_uppercase().replace('-', "_")
+        );
+        out.push_str(&format!("verify_token = \"env:{token}\"\n"));
+    }
+    if let Some(generic) = f.generic {
+        out.push_str(
+            "\n# The same scheme as a `generic` source (provider = \"generic\"), to adapt:\n",
+        );
+        out.push_str(&format!("# [sources.{name}.generic]\n"));
+        for line in generic.lines() {
+            out.push_str(&format!("# {line}\n"));
+        }
+    }
+    Some(out)
+}
+
+/// The lines around the generated table in `docs/providers.md`.
+pub const DOC_TABLE_BEGIN: &str =
+    "<!-- BEGIN provider table: generated by `hookgate providers --markdown`, do not edit -->";
+pub const DOC_TABLE_END: &str = "<!-- END provider table -->";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/providers.md");
+
+    #[test]
+    fn every_bespoke_provider_has_facts_and_every_name_is_listed_once() {
+        let names: Vec<&str> = BESPOKE.iter().map(|row| row.name).collect();
+        assert_eq!(names, crate::BESPOKE_PROVIDERS);
+        let all = facts();
+        assert_eq!(all.len(), crate::known_providers().len());
+        for f in &all {
+            assert!(
+                f.recommended_dedupe_window() >= f.retry_horizon,
+                "{}",
+                f.name
+            );
+            assert!(f.recommended_dedupe_window() >= days(1), "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn every_snippet_is_a_source_table_naming_its_provider() {
+        for name in crate::known_providers() {
+            let snippet = config_snippet(name).unwrap_or_else(|| panic!("{name}"));
+            let value: toml::Value = toml::from_str(&snippet)
+                .unwrap_or_else(|e| panic!("{name}: snippet is not TOML: {e}\n{snippet}"));
+            let source = &value["sources"][name];
+            assert_eq!(source["provider"].as_str(), Some(name), "{snippet}");
+            assert!(source["secrets"].as_array().is_some_and(|s| !s.is_empty()));
+            if let Some(row) = preset(name) {
+                // The commented generic table is the row's own configuration.
+                let generic: String = snippet
+                    .lines()
+                    .skip_while(|line| !line.starts_with("# [sources."))
+                    .skip(1)
+                    .map(|line| format!("{}\n", line.trim_start_matches("# ")))
+                    .collect();
+                let parsed: crate::generic::GenericConfig =
+                    toml::from_str(&generic).expect("generic table");
+                assert_eq!(parsed, row.config().expect("row"), "{name}");
+            }
+        }
+        assert!(config_snippet("meta")
+            .unwrap()
+            .contains("verify_token = \"env:META_VERIFY_TOKEN\""));
+        assert!(config_snippet("trello").unwrap().contains("public_url = "));
+        assert!(config_snippet("nope").is_none());
+    }
+
+    /// `docs/providers.md` carries the generated table; regenerate it with
+    /// `HOOKGATE_UPDATE_DOCS=1 cargo test -p hookgate-providers catalogue` (or paste the output
+    /// of `hookgate providers --markdown`).
+    #[test]
+    fn the_provider_table_in_the_docs_is_generated_from_the_catalogue() {
+        let doc = std::fs::read_to_string(DOC).expect("docs/providers.md");
+        let (before, rest) = doc.split_once(DOC_TABLE_BEGIN).expect("begin marker");
+        let (_, after) = rest.split_once(DOC_TABLE_END).expect("end marker");
+        let expected = format!(
+            "{before}{DOC_TABLE_BEGIN}\n{}{DOC_TABLE_END}{after}",
+            markdown_table()
+        );
+        if std::env::var_os("HOOKGATE_UPDATE_DOCS").is_some() {
+            std::fs::write(DOC, &expected).expect("write docs/providers.md");
+            return;
+        }
+        assert!(
+            doc == expected,
+            "docs/providers.md differs from the catalogue: run HOOKGATE_UPDATE_DOCS=1 cargo test -p hookgate-providers catalogue"
+        );
+    }
+}

@@ -83,6 +83,9 @@ pub struct GenericConfig {
     /// timestamp source of a `kv_list` header unless `timestamp_header`/`timestamp_json_path`
     /// is set or `untimed` is true.
     pub timestamp_key: Option<String>,
+    /// `kv_list` format: groups of pairs separated by this (Persona sends `t=…,v1=… t=…,v1=…`
+    /// during rotation); the groups must agree on the timestamp.
+    pub group_separator: Option<String>,
     /// `kv_list` format: the header carries signatures only, no timestamp (PagerDuty
     /// `v1=…,v1=…`).
     #[serde(default)]
@@ -140,6 +143,7 @@ impl GenericConfig {
             kv_separator: None,
             signature_key: None,
             timestamp_key: None,
+            group_separator: None,
             untimed: false,
             extra_signature_headers: Vec::new(),
             version: None,
@@ -207,6 +211,8 @@ pub enum SignatureFormat {
     KvList,
     /// `v1,<sig> v1,<sig>` (Standard Webhooks).
     SpaceList,
+    /// `<timestamp>,<sig>[,<sig>…]`: the first entry is the timestamp (Recurly).
+    TimestampList,
 }
 
 /// How a timestamp is written.
@@ -251,6 +257,7 @@ enum Layout {
     Raw,
     Prefix(String),
     KvList {
+        group_separator: Option<String>,
         pair_separator: String,
         kv_separator: String,
         signature_key: String,
@@ -258,6 +265,7 @@ enum Layout {
         timestamp_key: Option<String>,
     },
     SpaceList(String),
+    TimestampList,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,6 +409,11 @@ fn misplaced(cfg: &GenericConfig) -> Option<&'static str> {
             SignatureFormat::KvList,
         ),
         ("version", cfg.version.is_some(), SignatureFormat::SpaceList),
+        (
+            "group_separator",
+            cfg.group_separator.is_some(),
+            SignatureFormat::KvList,
+        ),
     ];
     checks
         .into_iter()
@@ -439,7 +452,9 @@ fn timestamp_source(cfg: &GenericConfig) -> Result<Option<TimestampSource>, Buil
             "timestamp_json_path",
             path,
         )?))
-    } else if cfg.signature_format == SignatureFormat::KvList && !cfg.untimed {
+    } else if (cfg.signature_format == SignatureFormat::KvList && !cfg.untimed)
+        || cfg.signature_format == SignatureFormat::TimestampList
+    {
         Some(TimestampSource::SignatureHeader)
     } else {
         None
@@ -499,13 +514,24 @@ fn layout(cfg: &GenericConfig, timestamp: Option<TimestampSource>) -> Result<Lay
                 }
                 _ => None,
             };
+            let group_separator = match cfg.group_separator.as_deref() {
+                None => None,
+                Some(sep) if sep.is_empty() || sep == pair_separator || sep == kv_separator => {
+                    return Err(invalid(
+                        "group_separator must be non-empty and differ from the other separators",
+                    ))
+                }
+                Some(sep) => Some(sep.to_owned()),
+            };
             Layout::KvList {
+                group_separator,
                 pair_separator,
                 kv_separator,
                 signature_key,
                 timestamp_key,
             }
         }
+        SignatureFormat::TimestampList => Layout::TimestampList,
         SignatureFormat::SpaceList => {
             let version = non_empty("version", cfg.version.as_deref(), DEFAULT_VERSION)?;
             if version.contains([',', ' ', '\t']) {
@@ -709,24 +735,43 @@ impl Generic {
                 Ok((vec![signature], None))
             }
             Layout::KvList {
+                group_separator,
                 pair_separator,
                 kv_separator,
                 signature_key,
                 timestamp_key,
             } => {
+                let groups: Vec<&str> = match group_separator {
+                    Some(sep) => header.split(sep.as_str()).collect(),
+                    None => vec![header],
+                };
                 let mut signatures = Vec::new();
                 let mut timestamp = None;
-                for (key, value) in signature::kv_pairs(header, pair_separator, kv_separator) {
-                    if Some(key) == timestamp_key.as_deref() {
-                        // Two timestamps make the signed content ambiguous.
-                        if timestamp.replace(value).is_some() {
-                            return Err(malformed);
+                for group in groups {
+                    for (key, value) in signature::kv_pairs(group, pair_separator, kv_separator) {
+                        if Some(key) == timestamp_key.as_deref() {
+                            // Two different timestamps make the signed content ambiguous
+                            // (groups repeating the same one are rotation, not ambiguity).
+                            if timestamp
+                                .replace(value)
+                                .is_some_and(|earlier| earlier != value)
+                            {
+                                return Err(malformed);
+                            }
+                        } else if key == signature_key {
+                            signatures.push(value);
                         }
-                    } else if key == signature_key {
-                        signatures.push(value);
                     }
                 }
                 Ok((signatures, timestamp))
+            }
+            Layout::TimestampList => {
+                let mut entries = header.split(',').map(str::trim);
+                let timestamp = entries
+                    .next()
+                    .filter(|ts| !ts.is_empty())
+                    .ok_or(malformed)?;
+                Ok((entries.collect(), Some(timestamp)))
             }
             Layout::SpaceList(version) => {
                 Ok((signature::space_list(header, version).collect(), None))
@@ -766,6 +811,20 @@ impl Generic {
         matches!(items, Some(Value::Array(items)) if items.is_empty())
     }
 
+    /// A batch body with its events array present and empty (`{"events":[]}`), or `[]`.
+    pub fn empty_batch_body(&self) -> Vec<u8> {
+        let body = match self.id.array() {
+            None | Some("") => Value::Array(Vec::new()),
+            Some(path) => {
+                let mut outer = Map::new();
+                let segments: Vec<&str> = path.split('.').collect();
+                insert_at(&mut outer, &segments, Value::Array(Vec::new()));
+                Value::Object(outer)
+            }
+        };
+        body.to_string().into_bytes()
+    }
+
     /// The scheme in one line, e.g. ``HMAC-SHA256 hex of `{ts}.{body}` in `Mux-Signature` ``.
     pub fn describe_scheme(&self) -> String {
         let algorithm = match self.algorithm {
@@ -798,6 +857,7 @@ impl Generic {
                 kv_separator,
                 signature_key,
                 timestamp_key,
+                ..
             } => match timestamp_key {
                 Some(ts) => format!(
                     " as `{ts}{kv_separator}…{pair_separator}{signature_key}{kv_separator}…`"
@@ -805,6 +865,7 @@ impl Generic {
                 None => format!(" as `{signature_key}{kv_separator}…`"),
             },
             Layout::SpaceList(version) => format!(" as `{version},…` list"),
+            Layout::TimestampList => " as `{ts},sig,…`".to_string(),
         };
         let key = match self.key_encoding {
             KeyEncoding::Utf8 => "",
@@ -923,6 +984,7 @@ fn format_name(format: SignatureFormat) -> &'static str {
         SignatureFormat::Prefix => "prefix",
         SignatureFormat::KvList => "kv_list",
         SignatureFormat::SpaceList => "space_list",
+        SignatureFormat::TimestampList => "timestamp_list",
     }
 }
 
@@ -1195,11 +1257,13 @@ impl Provider for Generic {
                 kv_separator,
                 signature_key,
                 timestamp_key,
+                ..
             } => match timestamp_key {
                 Some(ts_key) => format!("{ts_key}{kv_separator}{timestamp}{pair_separator}{signature_key}{kv_separator}{mac}"),
                 None => format!("{signature_key}{kv_separator}{mac}"),
             },
             Layout::SpaceList(version) => format!("{version},{mac}"),
+            Layout::TimestampList => format!("{timestamp},{mac}"),
         };
 
         let mut headers = vec![(self.signature_header.to_owned(), value)];

@@ -28,6 +28,7 @@ pub mod hubspot;
 pub mod internal;
 pub mod linear;
 pub mod mailgun;
+pub mod netlify;
 pub mod preset;
 pub mod sendgrid;
 pub mod shopify;
@@ -175,6 +176,16 @@ pub struct ChallengeResponse {
     pub body: Vec<u8>,
     /// Further response headers the provider asks for (Dropbox: `X-Content-Type-Options`).
     pub headers: Vec<(&'static str, String)>,
+}
+
+/// A handshake as the provider would send it ([`Provider::handshake_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeRequest {
+    pub method: &'static str,
+    /// Query parameters (`name=value&…`, encoded) to append to the source URL.
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 /// The kinds of handshake a provider may perform, for routing (which methods a source answers)
@@ -357,6 +368,17 @@ pub trait Provider: Send + Sync + fmt::Debug {
         None
     }
 
+    /// The request this provider's handshake would send (`hookgate send --handshake`), signed
+    /// under `secret` at `now` where the handshake is signed. `None`: no handshake.
+    fn handshake_request(
+        &self,
+        _url: &str,
+        _secret: &Secret,
+        _now: SystemTime,
+    ) -> Result<Option<HandshakeRequest>, SignError> {
+        Ok(None)
+    }
+
     /// The handshake this provider performs (for routing and listings).
     fn handshake(&self) -> Handshake {
         Handshake::None
@@ -468,6 +490,7 @@ pub const BESPOKE_PROVIDERS: &[&str] = &[
     "adyen",
     "sendgrid",
     "discord",
+    "netlify",
 ];
 
 /// Every provider name [`build`] accepts: the bespoke ones, then the presets.
@@ -512,6 +535,7 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
         "adyen" => Box::new(adyen::Adyen::new(tolerance)?),
         "sendgrid" => Box::new(sendgrid::SendGrid::new(tolerance)),
         "discord" => Box::new(discord::Discord::new(tolerance)),
+        "netlify" => Box::new(netlify::Netlify::new()),
         "generic" => {
             let cfg = opts.generic.clone().ok_or_else(|| {
                 BuildError::Invalid(

@@ -25,8 +25,9 @@ use serde_json::Value;
 use crate::generic::{Generic, GenericConfig};
 use crate::signature::{self, Algorithm, Encoding};
 use crate::{
-    BuildError, ChallengeResponse, EventMeta, ExtractError, Handshake, Provider, ProviderOptions,
-    Request, Secret, Secrets, SignError, SignRequest, VerifyError, DEFAULT_TOLERANCE,
+    BuildError, ChallengeResponse, EventMeta, ExtractError, Handshake, HandshakeRequest, Provider,
+    ProviderOptions, Request, Secret, Secrets, SignError, SignRequest, VerifyError,
+    DEFAULT_TOLERANCE,
 };
 
 /// Writes an example body from an event id and type.
@@ -206,6 +207,89 @@ impl Provider for Preset {
 
     fn handshake(&self) -> Handshake {
         self.row.handshake
+    }
+
+    fn handshake_request(
+        &self,
+        url: &str,
+        secret: &Secret,
+        now: SystemTime,
+    ) -> Result<Option<HandshakeRequest>, SignError> {
+        let challenge = format!("hookgate-{}", signature::unix_millis(now));
+        let get = |query: String| HandshakeRequest {
+            method: "GET",
+            query: Some(query),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let signed = |body: Vec<u8>, extra: Vec<(String, String)>| {
+            let sign = SignRequest {
+                method: "POST",
+                url,
+                body: &body,
+                event_id: &challenge,
+            };
+            let mut headers = self.inner.sign(&sign, secret, now)?;
+            headers.extend(extra);
+            Ok::<_, SignError>(HandshakeRequest {
+                method: "POST",
+                query: None,
+                headers,
+                body,
+            })
+        };
+        Ok(Some(match self.row.handshake {
+            Handshake::None | Handshake::Bespoke(_) => return Ok(None),
+            Handshake::GetEcho { param } => {
+                get(signature::form_encode([(param, challenge.as_str())]))
+            }
+            Handshake::HubChallenge { .. } => {
+                let token = self
+                    .verify_token
+                    .as_ref()
+                    .and_then(|t| std::str::from_utf8(t.expose()).ok())
+                    .ok_or(SignError::BadSecret("the source has no verify_token"))?;
+                get(signature::form_encode([
+                    ("hub.mode", HUB_SUBSCRIBE),
+                    ("hub.challenge", challenge.as_str()),
+                    ("hub.verify_token", token),
+                ]))
+            }
+            Handshake::Crc => get(signature::form_encode([("crc_token", challenge.as_str())])),
+            Handshake::Head => HandshakeRequest {
+                method: "HEAD",
+                query: None,
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+            Handshake::SignedEcho {
+                header,
+                value,
+                field,
+            } => {
+                let body = json_body(serde_json::json!({
+                    field: challenge,
+                    "subscription": {"type": crate::TEST_EVENT_TYPE},
+                }));
+                signed(body, vec![(header.to_string(), value.to_string())])?
+            }
+            Handshake::EmptyBatch => signed(self.inner.empty_batch_body(), Vec::new())?,
+            Handshake::HeaderEcho { request, .. } => HandshakeRequest {
+                method: "POST",
+                query: None,
+                headers: vec![(request.to_string(), challenge.clone())],
+                body: json_body(serde_json::json!({ "challenge": challenge })),
+            },
+            Handshake::UnsignedPing => HandshakeRequest {
+                method: "POST",
+                query: None,
+                headers: vec![(
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                )],
+                body: b"webhook_id=1".to_vec(),
+            },
+        }))
     }
 
     fn answer_handshake(

@@ -84,6 +84,34 @@ impl Provider for Slack {
         crate::Handshake::Bespoke("url_verification answered with its challenge (signed POST)")
     }
 
+    fn handshake_request(
+        &self,
+        url: &str,
+        secret: &Secret,
+        now: SystemTime,
+    ) -> Result<Option<crate::HandshakeRequest>, SignError> {
+        let challenge = format!("hookgate-{}", crate::signature::unix_millis(now));
+        let body = serde_json::json!({"token": "hookgate", "challenge": challenge, "type": "url_verification"})
+        .to_string()
+        .into_bytes();
+        let headers = self.sign(
+            &SignRequest {
+                method: "POST",
+                url,
+                body: &body,
+                event_id: &challenge,
+            },
+            secret,
+            now,
+        )?;
+        Ok(Some(crate::HandshakeRequest {
+            method: "POST",
+            query: None,
+            headers,
+            body,
+        }))
+    }
+
     fn challenge(&self, req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
         let body: Value = serde_json::from_slice(req.body).ok()?;
         if body.get("type")?.as_str()? != "url_verification" {

@@ -95,6 +95,34 @@ impl Provider for Zoom {
         )
     }
 
+    fn handshake_request(
+        &self,
+        url: &str,
+        secret: &Secret,
+        now: SystemTime,
+    ) -> Result<Option<crate::HandshakeRequest>, SignError> {
+        let challenge = format!("hookgate-{}", crate::signature::unix_millis(now));
+        let body = serde_json::json!({"event": "endpoint.url_validation", "payload": {"plainToken": challenge}, "event_ts": crate::signature::unix_millis(now)})
+        .to_string()
+        .into_bytes();
+        let headers = self.sign(
+            &SignRequest {
+                method: "POST",
+                url,
+                body: &body,
+                event_id: &challenge,
+            },
+            secret,
+            now,
+        )?;
+        Ok(Some(crate::HandshakeRequest {
+            method: "POST",
+            query: None,
+            headers,
+            body,
+        }))
+    }
+
     fn challenge(&self, req: &Request<'_>, secrets: &Secrets) -> Option<ChallengeResponse> {
         let body: Value = serde_json::from_slice(req.body).ok()?;
         if body.get("event")?.as_str()? != VALIDATION_EVENT {

@@ -782,6 +782,7 @@ targets! {
     "adyen" => fuzz_adyen, roundtrip_adyen;
     "sendgrid" => fuzz_sendgrid, roundtrip_sendgrid;
     "discord" => fuzz_discord, roundtrip_discord;
+    "netlify" => fuzz_netlify, roundtrip_netlify;
 }
 
 // Presets share one target pair: each case picks a row, so every preset's verify, handshake and

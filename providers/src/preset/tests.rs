@@ -33,6 +33,46 @@ const WRONG_SECRET: &str = "d3Jvbmctc2VjcmV0LXZhbHVl";
 
 const VECTORS: &[Vector] = &[
     Vector {
+        provider: "recurly",
+        secret: "recurly-secret",
+        body: r#"{"id":"evt_1"}"#,
+        headers: &[("recurly-signature", "1700000000000,00ab,abea6c3b62e0a1c999c34a0eca67165c9f92d82dc1f97ddb2dcee3744d4c4c6e")],
+        url: None,
+        now: 1700000000,
+        ids: Some(&["evt_1"]),
+        source: "derived (ms timestamp, per docs.recurly.com), with a rotated-out first signature",
+    },
+    Vector {
+        provider: "mollie",
+        secret: "mollie-secret",
+        body: r#"{"id":"evt_1"}"#,
+        headers: &[("X-Mollie-Signature", "sha256=72a27140a0ff1aa040734165c63e282da94a09b8187f4f2fb2c3013af06d68d7")],
+        url: None,
+        now: 1,
+        ids: Some(&["evt_1"]),
+        source: "derived; scheme as in mollie/mollie-api-php SignatureValidator",
+    },
+    Vector {
+        provider: "persona",
+        secret: "persona-secret",
+        body: r#"{"id":"evt_1"}"#,
+        headers: &[("Persona-Signature", "t=1700000000,v1=6e388c3433ed349bf348dc5106c1ff81e4d0a1dde3c47df5c7edb3170acf95e3 t=1700000000,v1=c0fdf57d45f80ceed2db24f9c50c342e1c2373c2303cb3ea374efdcf548198d3")],
+        url: None,
+        now: 1700000000,
+        ids: None,
+        source: "derived, two rotation groups (old secret first)",
+    },
+    Vector {
+        provider: "elevenlabs",
+        secret: "wsec_eleven-secret",
+        body: r#"{"id":"evt_1"}"#,
+        headers: &[("ElevenLabs-Signature", "t=1700000000,v0=3959aa6f96bf5a0ab33de1754d8f9e4bdefe2aeaa50db9c49bf55365e13dc3e4")],
+        url: None,
+        now: 1700000000,
+        ids: None,
+        source: "derived from ElevenLabs' documented scheme",
+    },
+    Vector {
         provider: "paddle",
         secret: "pdl_ntf_01hbpjmytsa32fhr36nqgc3kgb_WvRO0eL4Bj9rgYYIBZY6wZhG4EHy9jzh",
         body: "hello-world",
@@ -819,6 +859,20 @@ fn every_preset_signs_its_example_so_that_it_verifies() {
             v.provider
         );
     }
+}
+
+#[test]
+fn persona_groups_must_agree_on_the_timestamp() {
+    let v = VECTORS
+        .iter()
+        .find(|v| v.provider == "persona")
+        .expect("persona");
+    let header = v.headers[0].1.replacen("t=1700000000,", "t=1700000001,", 1);
+    let req = TestRequest::post(v.body.as_bytes()).header("Persona-Signature", &header);
+    assert_eq!(
+        v.verify(&req, &[v.secret], v.now),
+        Err(VerifyError::MalformedHeader("persona-signature"))
+    );
 }
 
 #[test]
