@@ -194,6 +194,9 @@ pub struct SourceConfig {
     /// The verify token a `hub.challenge` handshake must present (Meta, Strava), as a secret
     /// reference; rejected for providers without that handshake.
     pub verify_token: Option<SecretRef>,
+    /// The SNS topic ARNs an `aws-sns` source accepts.
+    #[serde(default)]
+    pub topic_arns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -458,6 +461,7 @@ impl Config {
                 tolerance: sc.tolerance,
                 generic: sc.generic.clone(),
                 verify_token,
+                topic_arns: sc.topic_arns.clone(),
             };
             let provider = match hookgate_providers::build(&sc.provider, &opts) {
                 Ok(p) => p,

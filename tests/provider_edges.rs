@@ -429,3 +429,45 @@ async fn batches_are_deduplicated_per_item() {
         (Some("duplicate"), Some(2))
     );
 }
+
+#[tokio::test]
+async fn sns_notifications_verify_under_configured_certificates_and_confirmations_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let cert = dir.path().join("sns.pem");
+    std::fs::write(&cert, include_str!("../providers/src/sns/test-cert.pem")).unwrap();
+    let extra = format!(
+        "\n[sources.sns]\nprovider = \"aws-sns\"\nsecrets = [\"file:{}\"]\ntopic_arns = [\"arn:aws:sns:us-east-1:123456789012:hookgate-orders\"]\n",
+        cert.display()
+    );
+    let app = spawn_app_on(dir, &url, "", &extra).await;
+    let notification = include_str!("../providers/src/sns/sns-v2.json");
+    let headers = vec![(
+        "x-amz-sns-message-type".to_string(),
+        "Notification".to_string(),
+    )];
+    let ok = json_with_status(app.post("sns", notification, &headers).await, 200).await;
+    assert_eq!(
+        (ok["status"].as_str(), ok["event_id"].as_str()),
+        (
+            Some("accepted"),
+            Some("22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324")
+        )
+    );
+    let again = json_with_status(app.post("sns", notification, &headers).await, 200).await;
+    assert_eq!(again["status"], "duplicate");
+
+    let forged = notification.replace("{\\\"order\\\":42}", "{\\\"order\\\":43}");
+    assert_ne!(forged, notification);
+    let refused = json_with_status(app.post("sns", forged, &headers).await, 401).await;
+    assert_eq!(refused["code"], "invalid_signature");
+
+    let confirmation = include_str!("../providers/src/sns/sns-confirm.json");
+    let confirm_headers = vec![(
+        "x-amz-sns-message-type".to_string(),
+        "SubscriptionConfirmation".to_string(),
+    )];
+    let answered = app.post("sns", confirmation, &confirm_headers).await;
+    assert_eq!(answered.status(), 200);
+    assert_eq!(app.server.store().count_events().await.unwrap(), 1);
+}

@@ -1290,6 +1290,13 @@ pub static BESPOKE: &[BespokeRow] = &[
         event_id: "`{id}:{state}` (deploy id and state)",
         retry_note: "schedule unpublished",
     },
+    BespokeRow {
+        name: "aws-sns",
+        title: "Amazon SNS (HTTP/S)",
+        scheme: "envelope `Signature` = RSA SHA1 (v1) / SHA256 (v2) over the canonical field list, under the PEM certificates configured as secrets (never fetched); `SigningCertURL` must be SNS's; `TopicArn` must be in `topic_arns`",
+        event_id: "body `MessageId`",
+        retry_note: "default policy: 3 retries 20 s apart",
+    },
 ];
 
 /// What `hookgate providers` lists for one built-in provider.
@@ -1321,16 +1328,29 @@ impl ProviderFacts {
     }
 }
 
+/// Options that build provider `name` with placeholder settings where it requires some (a
+/// `generic` table, an SNS topic), for listings and tests.
+pub fn example_options(name: &str) -> crate::ProviderOptions {
+    crate::ProviderOptions {
+        generic: (name == "generic").then(|| crate::generic::GenericConfig {
+            id_json_path: Some("id".into()),
+            ..crate::generic::GenericConfig::new("X-Signature", crate::signature::Encoding::Hex)
+        }),
+        topic_arns: if name == "aws-sns" {
+            vec![EXAMPLE_TOPIC.to_string()]
+        } else {
+            Vec::new()
+        },
+        ..crate::ProviderOptions::default()
+    }
+}
+
+const EXAMPLE_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:example";
+
 /// The facts of every built-in provider: bespoke first, then presets.
 pub fn facts() -> Vec<ProviderFacts> {
     let bespoke = BESPOKE.iter().filter_map(|row| {
-        let opts = crate::ProviderOptions {
-            generic: (row.name == "generic").then(|| crate::generic::GenericConfig {
-                id_json_path: Some("id".into()),
-                ..crate::generic::GenericConfig::new("X-Signature", crate::signature::Encoding::Hex)
-            }),
-            ..crate::ProviderOptions::default()
-        };
+        let opts = example_options(row.name);
         let provider = crate::build(row.name, &opts).ok()?;
         Some(ProviderFacts {
             name: row.name,
@@ -1463,6 +1483,11 @@ pub fn config_snippet(name: &str) -> Option<String> {
             f.name.to_ascii_uppercase().replace('-', "_")
         );
         out.push_str(&format!("verify_token = \"env:{token}\"\n"));
+    }
+    if f.name == "aws-sns" {
+        out.push_str(&format!(
+            "topic_arns = [\"{EXAMPLE_TOPIC}\"]  # the topics this source accepts\n# secrets: the PEM certificate(s) at SigningCertURL for the region, e.g. [\"file:/etc/hookgate/sns-us-east-1.pem\"]\n"
+        ));
     }
     if let Some(generic) = f.generic {
         out.push_str(

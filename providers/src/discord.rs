@@ -145,12 +145,14 @@ impl Provider for Discord {
                 content_type: "application/json",
                 body: br#"{"type":1}"#.to_vec(),
                 headers: Vec::new(),
+                confirm_url: None,
             }),
             (0, _) => Some(ChallengeResponse {
                 status: 204,
                 content_type: "text/plain",
                 body: Vec::new(),
                 headers: Vec::new(),
+                confirm_url: None,
             }),
             _ => None,
         }

@@ -34,6 +34,7 @@ pub mod sendgrid;
 pub mod shopify;
 pub mod signature;
 pub mod slack;
+pub mod sns;
 pub mod standard_webhooks;
 pub mod stripe;
 pub mod twilio;
@@ -176,6 +177,10 @@ pub struct ChallengeResponse {
     pub body: Vec<u8>,
     /// Further response headers the provider asks for (Dropbox: `X-Content-Type-Options`).
     pub headers: Vec<(&'static str, String)>,
+    /// A URL the gateway GETs after answering, to complete the subscription (AWS SNS
+    /// `ConfirmSubscription`). Built by the provider from configuration only, never from a URL
+    /// in the request.
+    pub confirm_url: Option<String>,
 }
 
 /// A handshake as the provider would send it ([`Provider::handshake_request`]).
@@ -469,6 +474,8 @@ pub struct ProviderOptions {
     pub generic: Option<generic::GenericConfig>,
     /// The token a hub.challenge handshake must present (Meta, Strava; rejected for others).
     pub verify_token: Option<Secret>,
+    /// The SNS topics an `aws-sns` source accepts (required for it, rejected for others).
+    pub topic_arns: Vec<String>,
 }
 
 /// The bespoke providers: their own module of code, for a real difference of scheme.
@@ -491,6 +498,7 @@ pub const BESPOKE_PROVIDERS: &[&str] = &[
     "sendgrid",
     "discord",
     "netlify",
+    "aws-sns",
 ];
 
 /// Every provider name [`build`] accepts: the bespoke ones, then the presets.
@@ -511,6 +519,11 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
     }
     if let Some(row) = catalogue::preset(name) {
         return Ok(Box::new(preset::Preset::new(row, opts)?));
+    }
+    if name != "aws-sns" && !opts.topic_arns.is_empty() {
+        return Err(BuildError::Invalid(format!(
+            "`topic_arns` is only used by provider \"aws-sns\", not `{name}`"
+        )));
     }
     if opts.verify_token.is_some() {
         return Err(BuildError::Invalid(format!(
@@ -536,6 +549,7 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
         "sendgrid" => Box::new(sendgrid::SendGrid::new(tolerance)),
         "discord" => Box::new(discord::Discord::new(tolerance)),
         "netlify" => Box::new(netlify::Netlify::new()),
+        "aws-sns" => Box::new(sns::Sns::new(opts.topic_arns.clone())?),
         "generic" => {
             let cfg = opts.generic.clone().ok_or_else(|| {
                 BuildError::Invalid(
@@ -579,18 +593,7 @@ mod tests {
     ];
 
     fn options(name: &str) -> ProviderOptions {
-        let generic = (name == "generic").then(|| {
-            serde_json::from_value(serde_json::json!({
-                "signature_header": "X-Sig",
-                "signature_encoding": "hex",
-                "id_json_path": "id",
-            }))
-            .expect("generic config")
-        });
-        ProviderOptions {
-            generic,
-            ..ProviderOptions::default()
-        }
+        catalogue::example_options(name)
     }
 
     #[test]

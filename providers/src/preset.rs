@@ -101,6 +101,7 @@ fn reply(content_type: &'static str, body: impl Into<Vec<u8>>) -> ChallengeRespo
         content_type,
         body: body.into(),
         headers: Vec::new(),
+        confirm_url: None,
     }
 }
 

@@ -125,6 +125,7 @@ impl Provider for Slack {
                 .to_string()
                 .into_bytes(),
             headers: Vec::new(),
+            confirm_url: None,
         })
     }
 

@@ -140,6 +140,7 @@ impl Provider for Zoom {
             .to_string()
             .into_bytes(),
             headers: Vec::new(),
+            confirm_url: None,
         })
     }
 

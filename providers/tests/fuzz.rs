@@ -224,6 +224,18 @@ fn setup(name: &str) -> (&'static str, String, String, String, bool) {
         // The signature does not cover the whole body: Mailgun signs timestamp + token only,
         // Twilio signs decoded form parameters (`%4A` and `%4a` are the same parameter).
         "mailgun" | "twilio" => (leak(name), plain("decoy"), plain("secret-1"), plain("secret-1"), false),
+        "aws-sns" => (
+            "aws-sns",
+            plain(include_str!("../src/sns/other-cert.pem")),
+            format!(
+                "{}{}",
+                include_str!("../src/sns/test-cert.pem"),
+                include_str!("../src/sns/test-key.pem")
+            ),
+            plain(include_str!("../src/sns/test-cert.pem")),
+            // Fields outside SNS's canonical string (UnsubscribeURL, JSON layout) are unsigned.
+            false,
+        ),
         // Presets: a secret that is valid text and valid base64, for every key encoding.
         other if catalogue::preset(other).is_some() => (
             leak(other),
@@ -287,7 +299,7 @@ fn target(name: &str) -> &'static Target {
         let (provider_name, decoy, signing, verifying, body_covered) = setup(name);
         let opts = ProviderOptions {
             generic: (provider_name == "generic").then(generic_config),
-            ..ProviderOptions::default()
+            ..catalogue::example_options(provider_name)
         };
         let provider = build(provider_name, &opts).expect("provider builds");
         let signing = Secret::new(signing.into_bytes());
@@ -783,6 +795,7 @@ targets! {
     "sendgrid" => fuzz_sendgrid, roundtrip_sendgrid;
     "discord" => fuzz_discord, roundtrip_discord;
     "netlify" => fuzz_netlify, roundtrip_netlify;
+    "aws-sns" => fuzz_aws_sns, roundtrip_aws_sns;
 }
 
 // Presets share one target pair: each case picks a row, so every preset's verify, handshake and

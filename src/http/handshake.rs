@@ -88,8 +88,16 @@ pub fn before_verify(
     }
 }
 
-/// The HTTP response for a provider's handshake answer, byte for byte.
+/// How long the confirmation call of a handshake may take (AWS SNS `ConfirmSubscription`).
+const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The HTTP response for a provider's handshake answer, byte for byte. When the provider asks
+/// for a confirmation call (SNS), it is made in the background after the answer: the URL was
+/// built by the provider from the source's configuration, never taken from the request.
 pub fn respond(challenge: ChallengeResponse) -> Response {
+    if let Some(url) = challenge.confirm_url.clone() {
+        tokio::spawn(confirm(url));
+    }
     let status = StatusCode::from_u16(challenge.status).unwrap_or(StatusCode::OK);
     let mut response = (
         status,
@@ -116,4 +124,34 @@ fn request_url(headers: &HeaderMap, uri: &Uri) -> String {
         .unwrap_or("localhost");
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     format!("http://{host}{path_and_query}")
+}
+
+async fn confirm(url: String) {
+    // The query carries the subscription token: log the host only.
+    let host = url::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let client = match reqwest::Client::builder()
+        .timeout(CONFIRM_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(%host, error = %e, "subscription confirmation not sent");
+            return;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(resp) if resp.status().is_success() => {
+            tracing::info!(%host, "subscription confirmed")
+        }
+        Ok(resp) => {
+            tracing::warn!(%host, status = %resp.status(), "subscription confirmation refused")
+        }
+        Err(e) => {
+            tracing::warn!(%host, error = %e.without_url(), "subscription confirmation failed")
+        }
+    }
 }
