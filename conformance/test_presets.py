@@ -28,11 +28,13 @@ import secrets as rand
 import subprocess
 import time
 import unicodedata
+import urllib.parse
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+import braintree
 import easypost.util
 import gocardless_pro.webhooks
 import pytest
@@ -168,7 +170,13 @@ CASES = [
 ]
 
 SECRETS = {case.source: case.new_secret() for case in CASES}
+# Braintree: the gateway holds PUBLIC:PRIVATE; the official SDK signs with the same pair.
+BRAINTREE_KEYS = ("pub_" + RUN, "priv_" + rand.token_hex(16))
+SECRETS["braintree"] = ":".join(BRAINTREE_KEYS)
 WRONG_SECRETS = {case.source: case.new_secret() for case in CASES}
+# Braintree: the gateway holds PUBLIC:PRIVATE; the official SDK signs with the same pair.
+BRAINTREE_KEYS = ("pub_" + RUN, "priv_" + rand.token_hex(16))
+SECRETS["braintree"] = ":".join(BRAINTREE_KEYS)
 
 
 @pytest.fixture(scope="session")
@@ -180,11 +188,11 @@ def preset_gateway(tmp_path_factory) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKGATE_")}
     lines = ["[server]", 'listen = "127.0.0.1:0"', "", "[store]",
              f'url = "sqlite://{tmp / "hookgate.db"}"', ""]
-    for case in CASES:
-        path = tmp / f"{case.source}.secret"
-        path.write_text(SECRETS[case.source] + "\n")
+    for source in [case.source for case in CASES] + ["braintree"]:
+        path = tmp / f"{source}.secret"
+        path.write_text(SECRETS[source] + "\n")
         path.chmod(0o600)
-        lines += [f"[sources.{case.source.replace('-', '_')}]", f'provider = "{case.source}"',
+        lines += [f"[sources.{source.replace('-', '_')}]", f'provider = "{source}"',
                   f'secrets = ["file:{path}"]', ""]
     config = tmp / "hookgate.toml"
     config.write_text("\n".join(lines))
@@ -258,3 +266,41 @@ def test_flipped_byte_and_other_secret_are_rejected_and_not_recorded(preset_gate
         assert answer.json["code"] == "invalid_signature", answer
     valid = _send(preset_gateway, case, SECRETS[case.source], event_id)
     assert valid.status == 200 and valid.json["accepted"] == case.events, valid
+
+
+def _braintree_gateway(public_key: str, private_key: str) -> braintree.BraintreeGateway:
+    return braintree.BraintreeGateway(braintree.Configuration(
+        braintree.Environment.Sandbox, merchant_id="conformance",
+        public_key=public_key, private_key=private_key))
+
+
+def _form(fields: dict[str, str]) -> bytes:
+    return urllib.parse.urlencode(fields).encode()
+
+
+def test_braintree_sample_notifications_signed_by_the_sdk(preset_gateway):
+    """`webhook_testing.sample_notification` is the SDK's own signer; its `parse` accepts it."""
+    gateway = _braintree_gateway(*BRAINTREE_KEYS)
+    sample = gateway.webhook_testing.sample_notification(
+        braintree.WebhookNotification.Kind.SubscriptionCanceled, "sub_" + RUN)
+    parsed = gateway.webhook_notification.parse(sample["bt_signature"], sample["bt_payload"])
+    assert parsed.subscription.id == "sub_" + RUN
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    first = post(preset_gateway, "braintree", _form(sample), form)
+    assert first.status == 200 and first.json["status"] == "accepted", first
+    again = post(preset_gateway, "braintree", _form(sample), form)
+    assert again.status == 200 and again.json["status"] == "duplicate", again
+
+    payload = sample["bt_payload"]
+    payload = payload.decode() if isinstance(payload, bytes) else payload
+    i = len(payload) // 2
+    flipped = payload[:i] + ("A" if payload[i] != "A" else "B") + payload[i + 1:]
+    tampered = post(preset_gateway, "braintree",
+                    _form({**sample, "bt_payload": flipped}), form)
+    assert tampered.status == 401 and tampered.json["code"] == "invalid_signature", tampered
+
+    other = _braintree_gateway(BRAINTREE_KEYS[0], "priv_other").webhook_testing.sample_notification(
+        braintree.WebhookNotification.Kind.SubscriptionCanceled, "sub_other_" + RUN)
+    wrong = post(preset_gateway, "braintree", _form(other), form)
+    assert wrong.status == 401 and wrong.json["code"] == "invalid_signature", wrong

@@ -1149,6 +1149,44 @@ type_json_path = "type"
         example: None,
         note: "Not Standard Webhooks: `t=…,v0=…`. No event id: (type, conversation id), one per call and kind. Tolerance 30 min, as in ElevenLabs' own example.",
     },
+    PresetRow {
+        name: "lago",
+        title: "Lago (HMAC signature)",
+        generic: r#"
+signature_header = "X-Lago-Signature"
+signature_encoding = "base64"
+id_header = "X-Lago-Unique-Key"
+type_json_path = "webhook_type"
+"#,
+        kept_headers: &["x-lago-signature-algorithm"],
+        retry_horizon: days(1),
+        retry_note: "3 attempts",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Create the endpoint with the HMAC signature (Lago's default is an RS256 JWT, not supported); the key is the HMAC signature token.",
+    },
+    PresetRow {
+        name: "etsy",
+        title: "Etsy",
+        generic: r#"
+signature_header = "webhook-signature"
+signature_format = "space_list"
+signature_encoding = "base64"
+key_encoding = "base64"
+signed_content = "{id}.{ts}.{body}"
+timestamp_header = "webhook-timestamp"
+id_header = "webhook-id"
+type_json_path = "event_type"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(7),
+        retry_note: "retried automatically, schedule unpublished",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Standard Webhooks v1 headers, per Etsy's announcement thread; the key is the signing secret, base64 after an optional `whsec_`.",
+    },
 ];
 
 /// The facts of a bespoke provider that its code cannot describe about itself.
@@ -1296,6 +1334,13 @@ pub static BESPOKE: &[BespokeRow] = &[
         scheme: "envelope `Signature` = RSA SHA1 (v1) / SHA256 (v2) over the canonical field list, under the PEM certificates configured as secrets (never fetched); `SigningCertURL` must be SNS's; `TopicArn` must be in `topic_arns`",
         event_id: "body `MessageId`",
         retry_note: "default policy: 3 retries 20 s apart",
+    },
+    BespokeRow {
+        name: "braintree",
+        title: "Braintree",
+        scheme: "form `bt_signature` = `public_key|hex` HMAC-SHA1 of `bt_payload` under SHA1(private key); secret `PUBLIC:PRIVATE`",
+        event_id: "`{kind}:{timestamp}:{subject id}` from the notification (Braintree documents none)",
+        retry_note: "retried for about 24 h",
     },
 ];
 

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 pub mod adyen;
 pub mod asymmetric;
+pub mod braintree;
 pub mod calendly;
 pub mod catalogue;
 pub mod discord;
@@ -499,6 +500,7 @@ pub const BESPOKE_PROVIDERS: &[&str] = &[
     "discord",
     "netlify",
     "aws-sns",
+    "braintree",
 ];
 
 /// Every provider name [`build`] accepts: the bespoke ones, then the presets.
@@ -549,6 +551,7 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
         "sendgrid" => Box::new(sendgrid::SendGrid::new(tolerance)),
         "discord" => Box::new(discord::Discord::new(tolerance)),
         "netlify" => Box::new(netlify::Netlify::new()),
+        "braintree" => Box::new(braintree::Braintree::new()),
         "aws-sns" => Box::new(sns::Sns::new(opts.topic_arns.clone())?),
         "generic" => {
             let cfg = opts.generic.clone().ok_or_else(|| {

@@ -224,6 +224,8 @@ fn setup(name: &str) -> (&'static str, String, String, String, bool) {
         // The signature does not cover the whole body: Mailgun signs timestamp + token only,
         // Twilio signs decoded form parameters (`%4A` and `%4a` are the same parameter).
         "mailgun" | "twilio" => (leak(name), plain("decoy"), plain("secret-1"), plain("secret-1"), false),
+        // Form encoding: `%41` and `A` are the same payload byte.
+        "braintree" => ("braintree", plain("pub_decoy:priv"), plain("pub_1:priv_1"), plain("pub_1:priv_1"), false),
         "aws-sns" => (
             "aws-sns",
             plain(include_str!("../src/sns/other-cert.pem")),
@@ -796,6 +798,7 @@ targets! {
     "discord" => fuzz_discord, roundtrip_discord;
     "netlify" => fuzz_netlify, roundtrip_netlify;
     "aws-sns" => fuzz_aws_sns, roundtrip_aws_sns;
+    "braintree" => fuzz_braintree, roundtrip_braintree;
 }
 
 // Presets share one target pair: each case picks a row, so every preset's verify, handshake and

@@ -33,6 +33,26 @@ const WRONG_SECRET: &str = "d3Jvbmctc2VjcmV0LXZhbHVl";
 
 const VECTORS: &[Vector] = &[
     Vector {
+        provider: "lago",
+        secret: "lago-hmac-token",
+        body: r#"{"id":"evt_1"}"#,
+        headers: &[("X-Lago-Signature", "zSguFpTpZejUwbOcspcv5j/bPzbJiqdY5nQzeYHR4cY="), ("X-Lago-Unique-Key", "lago-key-1")],
+        url: None,
+        now: 1,
+        ids: Some(&["lago-key-1"]),
+        source: "derived from Lago's documented HMAC recipe",
+    },
+    Vector {
+        provider: "etsy",
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        body: r#"{"test": 2432232314}"#,
+        headers: &[("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="), ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"), ("webhook-timestamp", "1614265330")],
+        url: None,
+        now: 1614265330,
+        ids: Some(&["msg_p5jXN8AQM9LWM0D4loKWxJek"]),
+        source: "published: standard-webhooks spec vector",
+    },
+    Vector {
         provider: "recurly",
         secret: "recurly-secret",
         body: r#"{"id":"evt_1"}"#,
