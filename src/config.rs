@@ -462,6 +462,7 @@ impl Config {
                 generic: sc.generic.clone(),
                 verify_token,
                 topic_arns: sc.topic_arns.clone(),
+                public_url: sc.public_url.clone(),
             };
             let provider = match hookgate_providers::build(&sc.provider, &opts) {
                 Ok(p) => p,
@@ -483,8 +484,10 @@ impl Config {
                     Err(e) => problems.push(format!("sources.{name}.secrets[{i}]: {e}")),
                 }
             }
-            if matches!(provider.handshake(), Handshake::HubChallenge { .. })
-                && sc.verify_token.is_none()
+            if matches!(
+                provider.handshake(),
+                Handshake::HubChallenge { .. } | Handshake::ChallengeCode
+            ) && sc.verify_token.is_none()
             {
                 warnings.push(format!(
                     "sources.{name}: {} subscribes with a hub.verify_token, but no verify_token is configured; every subscription attempt will be refused",

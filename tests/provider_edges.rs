@@ -471,3 +471,36 @@ async fn sns_notifications_verify_under_configured_certificates_and_confirmation
     assert_eq!(answered.status(), 200);
     assert_eq!(app.server.store().count_events().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn ebay_challenge_code_is_answered_from_the_configured_token_and_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let key = dir.path().join("ebay.json");
+    let token = dir.path().join("ebay_token");
+    std::fs::write(&token, "verification-token-0123456789-abcdefghij").unwrap();
+    std::fs::write(
+        &key,
+        r#"{"kid":"k1","key":"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==\n-----END PUBLIC KEY-----\n"}"#,
+    )
+    .unwrap();
+    let extra = format!(
+        "\n[sources.ebay]\nprovider = \"ebay\"\nsecrets = [\"file:{}\"]\nverify_token = \"file:{}\"\npublic_url = \"https://example.com/ebay/deletion\"\n",
+        key.display(),
+        token.display()
+    );
+    let app = spawn_app_on(dir, &url, "", &extra).await;
+    let answer = app
+        .client
+        .get(app.url("/webhooks/ebay?challenge_code=abc123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    assert_eq!(
+        answer.text().await.unwrap(),
+        r#"{"challengeResponse":"2b1667b4202e808330e79d3e345d9d4b528430e913fc03e57bab482156d571d2"}"#
+    );
+    assert_eq!(app.server.store().count_events().await.unwrap(), 0);
+}

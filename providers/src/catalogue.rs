@@ -1342,6 +1342,27 @@ pub static BESPOKE: &[BespokeRow] = &[
         event_id: "`{kind}:{timestamp}:{subject id}` from the notification (Braintree documents none)",
         retry_note: "retried for about 24 h",
     },
+    BespokeRow {
+        name: "contentful",
+        title: "Contentful",
+        scheme: "`x-contentful-signature` = hex HMAC-SHA256 of `METHOD\\nPATH\\nsigned headers\\nbody` (toolkit canonical request, URL signed); `x-contentful-timestamp` (ms) ±tolerance (default 30 s)",
+        event_id: "`{X-Contentful-Topic}:{sys.id}:{sys.version}`",
+        retry_note: "2 retries on 429/5xx",
+    },
+    BespokeRow {
+        name: "plaid",
+        title: "Plaid",
+        scheme: "`Plaid-Verification` = ES256 JWT (only `ES256`) under the configured JWK its `kid` names; claim `request_body_sha256` = hex SHA-256 of body; `iat` ±tolerance",
+        event_id: "SHA-256 of the body (Plaid documents no id)",
+        retry_note: "retried for up to 24 h",
+    },
+    BespokeRow {
+        name: "ebay",
+        title: "eBay Notification API",
+        scheme: "`x-ebay-signature` = base64 JSON {kid, signature}: ECDSA-SHA1 over the raw body under the configured public key its `kid` names (never fetched)",
+        event_id: "body `notification.notificationId`",
+        retry_note: "retried with backoff, schedule unpublished",
+    },
 ];
 
 /// What `hookgate providers` lists for one built-in provider.
@@ -1522,7 +1543,13 @@ pub fn config_snippet(name: &str) -> Option<String> {
             "public_url = \"https://hooks.example.com/webhooks/{name}\"  # exactly the URL the provider calls\n"
         ));
     }
-    if matches!(f.handshake, Handshake::HubChallenge { .. }) {
+    if f.name == "ebay" {
+        out.push_str("public_url = \"https://hooks.example.com/webhooks/ebay\"  # exactly the endpoint registered with eBay\n");
+    }
+    if matches!(
+        f.handshake,
+        Handshake::HubChallenge { .. } | Handshake::ChallengeCode
+    ) {
         let token = format!(
             "{}_VERIFY_TOKEN",
             f.name.to_ascii_uppercase().replace('-', "_")

@@ -21,7 +21,9 @@ pub mod asymmetric;
 pub mod braintree;
 pub mod calendly;
 pub mod catalogue;
+pub mod contentful;
 pub mod discord;
+pub mod ebay;
 pub mod generic;
 pub mod github;
 pub mod gitlab;
@@ -30,6 +32,7 @@ pub mod internal;
 pub mod linear;
 pub mod mailgun;
 pub mod netlify;
+pub mod plaid;
 pub mod preset;
 pub mod sendgrid;
 pub mod shopify;
@@ -214,6 +217,9 @@ pub enum Handshake {
     HubChallenge {
         json: bool,
     },
+    /// `GET ?challenge_code=C` answered `{"challengeResponse": hex(SHA-256(C + verify_token +
+    /// endpoint))}` (eBay), by the provider's own code.
+    ChallengeCode,
     /// `GET ?crc_token=T` answered `{"response_token":"sha256=<base64 HMAC-SHA256(secret, T)>"}`
     /// (X / Twitter CRC).
     Crc,
@@ -244,7 +250,10 @@ impl Handshake {
     /// The HTTP methods other than `POST` a source of this provider must answer.
     pub fn methods(self) -> &'static [&'static str] {
         match self {
-            Handshake::GetEcho { .. } | Handshake::HubChallenge { .. } | Handshake::Crc => &["GET"],
+            Handshake::GetEcho { .. }
+            | Handshake::HubChallenge { .. }
+            | Handshake::Crc
+            | Handshake::ChallengeCode => &["GET"],
             Handshake::Head => &["HEAD"],
             _ => &[],
         }
@@ -263,6 +272,10 @@ impl Handshake {
                 "GET hub.challenge echoed as JSON when hub.verify_token matches verify_token".into()
             }
             Handshake::Crc => "GET ?crc_token= answered with its HMAC (response_token)".into(),
+            Handshake::ChallengeCode => {
+                "GET ?challenge_code= answered with SHA-256(code + verify_token + public_url)"
+                    .into()
+            }
             Handshake::Head => "HEAD answered 200".into(),
             Handshake::SignedEcho { header, value, .. } => {
                 format!("signed POST with {header}: {value} answered with its challenge")
@@ -477,6 +490,8 @@ pub struct ProviderOptions {
     pub verify_token: Option<Secret>,
     /// The SNS topics an `aws-sns` source accepts (required for it, rejected for others).
     pub topic_arns: Vec<String>,
+    /// The exact public URL of the source (eBay's challenge hashes it).
+    pub public_url: Option<String>,
 }
 
 /// The bespoke providers: their own module of code, for a real difference of scheme.
@@ -501,6 +516,9 @@ pub const BESPOKE_PROVIDERS: &[&str] = &[
     "netlify",
     "aws-sns",
     "braintree",
+    "contentful",
+    "plaid",
+    "ebay",
 ];
 
 /// Every provider name [`build`] accepts: the bespoke ones, then the presets.
@@ -527,7 +545,7 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
             "`topic_arns` is only used by provider \"aws-sns\", not `{name}`"
         )));
     }
-    if opts.verify_token.is_some() {
+    if opts.verify_token.is_some() && name != "ebay" {
         return Err(BuildError::Invalid(format!(
             "`verify_token` is only used by providers with a hub.challenge handshake, not `{name}`"
         )));
@@ -552,6 +570,12 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
         "discord" => Box::new(discord::Discord::new(tolerance)),
         "netlify" => Box::new(netlify::Netlify::new()),
         "braintree" => Box::new(braintree::Braintree::new()),
+        "contentful" => Box::new(contentful::Contentful::new(opts.tolerance)),
+        "plaid" => Box::new(plaid::Plaid::new(tolerance)),
+        "ebay" => Box::new(ebay::Ebay::new(
+            opts.verify_token.clone(),
+            opts.public_url.clone(),
+        )),
         "aws-sns" => Box::new(sns::Sns::new(opts.topic_arns.clone())?),
         "generic" => {
             let cfg = opts.generic.clone().ok_or_else(|| {

@@ -240,7 +240,7 @@ impl Provider for Preset {
             })
         };
         Ok(Some(match self.row.handshake {
-            Handshake::None | Handshake::Bespoke(_) => return Ok(None),
+            Handshake::None | Handshake::Bespoke(_) | Handshake::ChallengeCode => return Ok(None),
             Handshake::GetEcho { param } => {
                 get(signature::form_encode([(param, challenge.as_str())]))
             }

@@ -224,6 +224,36 @@ fn setup(name: &str) -> (&'static str, String, String, String, bool) {
         // The signature does not cover the whole body: Mailgun signs timestamp + token only,
         // Twilio signs decoded form parameters (`%4A` and `%4a` are the same parameter).
         "mailgun" | "twilio" => (leak(name), plain("decoy"), plain("secret-1"), plain("secret-1"), false),
+        "plaid" => {
+            let jwk = |kid: &str, seed: u8, private: bool| {
+                use base64::Engine as _;
+                let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                let key = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).expect("key");
+                let point = key.verifying_key().to_encoded_point(false);
+                let mut v = serde_json::json!({
+                    "kty": "EC", "crv": "P-256", "kid": kid,
+                    "x": b64.encode(point.x().expect("x")), "y": b64.encode(point.y().expect("y")),
+                });
+                if private {
+                    v["d"] = Value::from(b64.encode(key.to_bytes()));
+                }
+                v.to_string()
+            };
+            ("plaid", jwk("decoy", 9, false), jwk("k1", 7, true), jwk("k1", 7, false), true)
+        }
+        "ebay" => {
+            use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+            let key = |kid: &str, seed: u8, private: bool| {
+                let signing = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).expect("key");
+                let pem = if private {
+                    signing.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string()
+                } else {
+                    signing.verifying_key().to_public_key_pem(LineEnding::LF).expect("pem")
+                };
+                serde_json::json!({"kid": kid, "key": pem}).to_string()
+            };
+            ("ebay", key("decoy", 9, false), key("k1", 7, true), key("k1", 7, false), true)
+        }
         // Form encoding: `%41` and `A` are the same payload byte.
         "braintree" => ("braintree", plain("pub_decoy:priv"), plain("pub_1:priv_1"), plain("pub_1:priv_1"), false),
         "aws-sns" => (
@@ -314,9 +344,10 @@ fn target(name: &str) -> &'static Target {
             ]),
             signing,
             body_covered,
+            // Plaid and the body-hash presets document no id: theirs is the body's SHA-256.
             id_named: catalogue::preset(provider_name)
                 .map(|row| !row.config().expect("preset config").id_from_body_sha256)
-                .unwrap_or(true),
+                .unwrap_or(provider_name != "plaid"),
             valid,
         }))
     })
@@ -799,6 +830,9 @@ targets! {
     "netlify" => fuzz_netlify, roundtrip_netlify;
     "aws-sns" => fuzz_aws_sns, roundtrip_aws_sns;
     "braintree" => fuzz_braintree, roundtrip_braintree;
+    "contentful" => fuzz_contentful, roundtrip_contentful;
+    "plaid" => fuzz_plaid, roundtrip_plaid;
+    "ebay" => fuzz_ebay, roundtrip_ebay;
 }
 
 // Presets share one target pair: each case picks a row, so every preset's verify, handshake and
