@@ -93,6 +93,67 @@ fn airtable_example(event_id: &str, _event_type: &str) -> Vec<u8> {
 /// Every preset, in reference order.
 pub static PRESETS: &[PresetRow] = &[
     PresetRow {
+        name: "slack",
+        title: "Slack",
+        generic: r#"
+signature_header = "X-Slack-Signature"
+signature_format = "prefix"
+signature_prefix = "v0="
+signature_encoding = "hex"
+signed_content = "v0:{ts}:{body}"
+timestamp_header = "X-Slack-Request-Timestamp"
+id_json_path = "event_id"
+"#,
+        kept_headers: crate::slack::KEPT_HEADERS,
+        retry_horizon: days(1),
+        retry_note: "3 retries in about 6 min",
+        tolerance: None,
+        handshake: Handshake::Bespoke("url_verification answered with its challenge (signed POST)"),
+        example: Some(crate::slack::example_body),
+        note: "",
+        hooks: Some(&crate::slack::HOOKS),
+    },
+    PresetRow {
+        name: "zoom",
+        title: "Zoom",
+        generic: r#"
+signature_header = "x-zm-signature"
+signature_format = "prefix"
+signature_prefix = "v0="
+signature_encoding = "hex"
+signed_content = "v0:{ts}:{body}"
+timestamp_header = "x-zm-request-timestamp"
+id_from_body_sha256 = true
+"#,
+        kept_headers: crate::zoom::KEPT_HEADERS,
+        retry_horizon: days(1),
+        retry_note: "+5, +20, +60 min",
+        tolerance: None,
+        handshake: Handshake::Bespoke("endpoint.url_validation answered with the encrypted token (signed POST)"),
+        example: Some(crate::zoom::example_body),
+        note: "",
+        hooks: Some(&crate::zoom::HOOKS),
+    },
+    PresetRow {
+        name: "calendly",
+        title: "Calendly",
+        generic: r#"
+signature_header = "Calendly-Webhook-Signature"
+signature_format = "kv_list"
+signature_encoding = "hex"
+signed_content = "{ts}.{body}"
+id_from_body_sha256 = true
+"#,
+        kept_headers: &[],
+        retry_horizon: days(2),
+        retry_note: "24 h, then disabled",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: Some(crate::calendly::example_body),
+        note: "",
+        hooks: Some(&crate::calendly::HOOKS),
+    },
+    PresetRow {
         name: "paddle",
         title: "Paddle Billing",
         generic: r#"
@@ -113,6 +174,7 @@ type_json_path = "event_type"
         handshake: Handshake::None,
         example: Some(paddle_example),
         note: "The key is the destination's `pdl_ntfset_…` secret as text. Paddle's SDK allows 5 s of skew; hookgate's default is 5 min.",
+        hooks: None,
     },
     PresetRow {
         name: "square",
@@ -131,6 +193,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: Some(square_example),
         note: "Signs the notification URL: set the source's `public_url` to exactly the URL in the subscription.",
+        hooks: None,
     },
     PresetRow {
         name: "intercom",
@@ -151,6 +214,7 @@ type_json_path = "topic"
         handshake: Handshake::None,
         example: Some(intercom_example),
         note: "Retries change `delivery_attempts`, so the id is the notification `id`, never a body hash.",
+        hooks: None,
     },
     PresetRow {
         name: "typeform",
@@ -170,6 +234,7 @@ type_json_path = "event_type"
         handshake: Handshake::None,
         example: Some(typeform_example),
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "woocommerce",
@@ -187,6 +252,7 @@ type_header = "X-WC-Webhook-Topic"
         handshake: Handshake::UnsignedPing,
         example: None,
         note: "No stable id (`X-WC-Webhook-Delivery-ID` is fresh per delivery), so the id is the body hash. A secret containing HTML entities is used HTML-decoded by WooCommerce: configure the decoded form.",
+        hooks: None,
     },
     PresetRow {
         name: "razorpay",
@@ -204,6 +270,7 @@ type_json_path = "event"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "meta",
@@ -222,6 +289,7 @@ id_json_paths = ["entry[*].id", "entry[*].time"]
         handshake: Handshake::HubChallenge { json: false },
         example: Some(meta_example),
         note: "Needs `verify_token` for the GET handshake. One event per `entry[]` item, keyed by its object id and time (the whole body is kept with each). The signature is over the escaped-unicode body Meta sends.",
+        hooks: None,
     },
     PresetRow {
         name: "twitch",
@@ -244,6 +312,7 @@ type_header = "Twitch-Eventsub-Subscription-Type"
         handshake: Handshake::SignedEcho { header: "twitch-eventsub-message-type", value: "webhook_callback_verification", field: "challenge" },
         example: None,
         note: "Tolerance 10 min, as Twitch recommends.",
+        hooks: None,
     },
     PresetRow {
         name: "dropbox",
@@ -260,6 +329,7 @@ id_from_body_sha256 = true
         handshake: Handshake::GetEcho { param: "challenge" },
         example: Some(dropbox_example),
         note: "The body is a 'something changed' ping without an id; the body hash absorbs retries, and processing is idempotent by cursor anyway.",
+        hooks: None,
     },
     PresetRow {
         name: "trello",
@@ -279,6 +349,7 @@ type_json_path = "action.type"
         handshake: Handshake::Head,
         example: None,
         note: "Signs the callback URL: set `public_url` to exactly the `callbackURL` the webhook was created with (query included).",
+        hooks: None,
     },
     PresetRow {
         name: "box",
@@ -300,6 +371,7 @@ type_json_path = "trigger"
         handshake: Handshake::None,
         example: None,
         note: "Configure both the primary and the secondary key as secrets; either header under either key passes. Tolerance 10 min, as in Box's SDKs.",
+        hooks: None,
     },
     PresetRow {
         name: "x",
@@ -318,6 +390,7 @@ id_from_body_sha256 = true
         handshake: Handshake::Crc,
         example: None,
         note: "The envelope has no id (inner objects do), so the id is the body hash. The CRC reply uses the first configured secret (the consumer secret).",
+        hooks: None,
     },
     PresetRow {
         name: "xero",
@@ -335,6 +408,7 @@ type_json_path = "events[*].eventType"
         handshake: Handshake::EmptyBatch,
         example: None,
         note: "The webhook key looks base64 but is used as text. Intent-to-receive: well-signed empty batches get 200, mis-signed ones 401.",
+        hooks: None,
     },
     PresetRow {
         name: "coinbase-commerce",
@@ -352,6 +426,7 @@ type_json_path = "event.type"
         handshake: Handshake::None,
         example: None,
         note: "`attempt_number` and `scheduled_for` change per retry: the id is `event.id`.",
+        hooks: None,
     },
     PresetRow {
         name: "gocardless",
@@ -369,6 +444,7 @@ type_json_path = "events[*].action"
         handshake: Handshake::None,
         example: None,
         note: "Several events per request: one record per `events[]` item.",
+        hooks: None,
     },
     PresetRow {
         name: "easypost",
@@ -389,6 +465,7 @@ type_json_path = "description"
         handshake: Handshake::None,
         example: None,
         note: "The secret is NFKD-normalised before use, as EasyPost's clients do.",
+        hooks: None,
     },
     PresetRow {
         name: "mux",
@@ -408,6 +485,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "`attempts[]` grows on every retry: the id is the body `id`.",
+        hooks: None,
     },
     PresetRow {
         name: "workos",
@@ -428,6 +506,7 @@ type_json_path = "event"
         handshake: Handshake::None,
         example: None,
         note: "Timestamp in milliseconds; tolerance 3 min, as WorkOS's SDKs.",
+        hooks: None,
     },
     PresetRow {
         name: "onfido",
@@ -445,6 +524,7 @@ type_json_path = "payload.action"
         handshake: Handshake::None,
         example: None,
         note: "No event id: the documented tuple (action, object id, status).",
+        hooks: None,
     },
     PresetRow {
         name: "sanity",
@@ -465,6 +545,7 @@ type_header = "sanity-operation"
         handshake: Handshake::None,
         example: None,
         note: "Signatures are unpadded base64url. Sanity's toolkit checks no age; hookgate applies the source tolerance.",
+        hooks: None,
     },
     PresetRow {
         name: "docusign",
@@ -483,6 +564,7 @@ type_json_path = "event"
         handshake: Handshake::None,
         example: None,
         note: "One signature header per active Connect key (the first five are read); keys are used as text. `retryCount` changes per retry, so the id is the documented tuple.",
+        hooks: None,
     },
     PresetRow {
         name: "quickbooks",
@@ -499,6 +581,7 @@ id_from_body_sha256 = true
         handshake: Handshake::None,
         example: None,
         note: "The legacy payload has no event id: the body hash (a retry repeats it).",
+        hooks: None,
     },
     PresetRow {
         name: "paystack",
@@ -517,6 +600,7 @@ type_json_path = "event"
         handshake: Handshake::None,
         example: None,
         note: "The key is the account's secret API key (`sk_…`).",
+        hooks: None,
     },
     PresetRow {
         name: "lemonsqueezy",
@@ -534,6 +618,7 @@ type_header = "X-Event-Name"
         handshake: Handshake::None,
         example: None,
         note: "No documented event id: the tuple (event name, object id, updated_at).",
+        hooks: None,
     },
     PresetRow {
         name: "checkout",
@@ -551,6 +636,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "sentry",
@@ -568,6 +654,7 @@ type_header = "Sentry-Hook-Resource"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "pagerduty",
@@ -587,6 +674,7 @@ type_json_path = "event.event_type"
         handshake: Handshake::None,
         example: None,
         note: "Several `v1=` entries during rotation; any may match.",
+        hooks: None,
     },
     PresetRow {
         name: "circleci",
@@ -606,6 +694,7 @@ type_header = "circleci-event-type"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "buildkite",
@@ -627,6 +716,7 @@ type_header = "X-Buildkite-Event"
         handshake: Handshake::None,
         example: None,
         note: "Use the signature setting, not the legacy `X-Buildkite-Token`. No envelope id: the body hash.",
+        hooks: None,
     },
     PresetRow {
         name: "bitbucket",
@@ -646,6 +736,7 @@ type_header = "X-Event-Key"
         handshake: Handshake::None,
         example: None,
         note: "Whether `X-Request-UUID` survives retries is not documented.",
+        hooks: None,
     },
     PresetRow {
         name: "jira",
@@ -665,6 +756,7 @@ type_json_path = "webhookEvent"
         handshake: Handshake::None,
         example: None,
         note: "Admin/REST webhooks registered with a secret; Connect/Forge JWTs are not covered.",
+        hooks: None,
     },
     PresetRow {
         name: "vercel",
@@ -683,6 +775,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "heroku",
@@ -700,6 +793,7 @@ type_json_path = "resource"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "smartsheet",
@@ -717,6 +811,7 @@ type_json_path = "events[*].eventType"
         handshake: Handshake::HeaderEcho { request: "smartsheet-hook-challenge", response: "smartsheet-hook-response" },
         example: None,
         note: "One record per `events[]` item, keyed by the documented tuple.",
+        hooks: None,
     },
     PresetRow {
         name: "msteams",
@@ -737,6 +832,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "The security token is base64 and is decoded before use.",
+        hooks: None,
     },
     PresetRow {
         name: "zendesk",
@@ -757,6 +853,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Event-subscribed webhooks carry the event `id`; trigger webhooks need a body with an `id`.",
+        hooks: None,
     },
     PresetRow {
         name: "customerio",
@@ -776,6 +873,7 @@ type_json_path = "metric"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "frameio",
@@ -797,6 +895,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "No event id: the body hash.",
+        hooks: None,
     },
     PresetRow {
         name: "airtable",
@@ -816,6 +915,7 @@ id_json_paths = ["webhook.id", "timestamp"]
         handshake: Handshake::None,
         example: Some(airtable_example),
         note: "The secret is `macSecretBase64`, decoded. The body is a ping: fetch the payloads by cursor.",
+        hooks: None,
     },
     PresetRow {
         name: "webflow",
@@ -836,6 +936,7 @@ type_json_path = "triggerType"
         handshake: Handshake::None,
         example: None,
         note: "Only webhooks created through the API or an app are signed. No event id: the body hash.",
+        hooks: None,
     },
     PresetRow {
         name: "line",
@@ -853,6 +954,7 @@ type_json_path = "events[*].type"
         handshake: Handshake::EmptyBatch,
         example: None,
         note: "The console's Verify button sends a signed empty `events` list: answered 200, nothing stored.",
+        hooks: None,
     },
     PresetRow {
         name: "segment",
@@ -871,6 +973,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "clickup",
@@ -888,6 +991,7 @@ type_json_path = "event"
         handshake: Handshake::None,
         example: None,
         note: "No single event id: the body hash.",
+        hooks: None,
     },
     PresetRow {
         name: "calcom",
@@ -905,6 +1009,7 @@ type_json_path = "triggerEvent"
         handshake: Handshake::None,
         example: None,
         note: "No event id: the body hash.",
+        hooks: None,
     },
     PresetRow {
         name: "alchemy",
@@ -922,6 +1027,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "",
+        hooks: None,
     },
     PresetRow {
         name: "render",
@@ -943,6 +1049,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+        hooks: None,
     },
     PresetRow {
         name: "openai",
@@ -964,6 +1071,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+        hooks: None,
     },
     PresetRow {
         name: "replicate",
@@ -985,6 +1093,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+        hooks: None,
     },
     PresetRow {
         name: "polar",
@@ -1006,6 +1115,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+        hooks: None,
     },
     PresetRow {
         name: "supabase-auth",
@@ -1027,6 +1137,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded. Supabase shows `v1,whsec_…`: configure it without `v1,`.",
+        hooks: None,
     },
     PresetRow {
         name: "clerk",
@@ -1048,6 +1159,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+        hooks: None,
     },
     PresetRow {
         name: "resend",
@@ -1069,6 +1181,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 (HMAC); the key is the `whsec_…` secret, base64-decoded.",
+        hooks: None,
     },
     PresetRow {
         name: "recurly",
@@ -1089,6 +1202,7 @@ type_json_path = "event_type"
         handshake: Handshake::None,
         example: None,
         note: "JSON webhooks only (XML ones are unsigned). The header is `<ms timestamp>,<sig>[,<sig>]`; two signatures during a rotation.",
+        hooks: None,
     },
     PresetRow {
         name: "mollie",
@@ -1108,6 +1222,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Next-gen event webhooks only; classic webhooks carry just an id, unsigned, and need an API fetch.",
+        hooks: None,
     },
     PresetRow {
         name: "persona",
@@ -1128,6 +1243,7 @@ type_json_path = "data.attributes.name"
         handshake: Handshake::None,
         example: None,
         note: "During a secret rotation the header carries one `t=…,v1=…` group per secret, space-separated.",
+        hooks: None,
     },
     PresetRow {
         name: "elevenlabs",
@@ -1148,6 +1264,7 @@ type_json_path = "type"
         handshake: Handshake::None,
         example: None,
         note: "Not Standard Webhooks: `t=…,v0=…`. No event id: (type, conversation id), one per call and kind. Tolerance 30 min, as in ElevenLabs' own example.",
+        hooks: None,
     },
     PresetRow {
         name: "lago",
@@ -1165,6 +1282,7 @@ type_json_path = "webhook_type"
         handshake: Handshake::None,
         example: None,
         note: "Create the endpoint with the HMAC signature (Lago's default is an RS256 JWT, not supported); the key is the HMAC signature token.",
+        hooks: None,
     },
     PresetRow {
         name: "etsy",
@@ -1186,6 +1304,7 @@ type_json_path = "event_type"
         handshake: Handshake::None,
         example: None,
         note: "Standard Webhooks v1 headers, per Etsy's announcement thread; the key is the signing secret, base64 after an optional `whsec_`.",
+        hooks: None,
     },
 ];
 
@@ -1245,32 +1364,11 @@ pub static BESPOKE: &[BespokeRow] = &[
         retry_note: "the caller's own retries",
     },
     BespokeRow {
-        name: "slack",
-        title: "Slack",
-        scheme: "`X-Slack-Signature` `v0=` hex HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{body}`; ts ±tolerance",
-        event_id: "Events API: body `event_id`; slash commands / interactivity: `trigger_id`",
-        retry_note: "3 retries in about 6 min",
-    },
-    BespokeRow {
-        name: "zoom",
-        title: "Zoom",
-        scheme: "`x-zm-signature` `v0=` hex HMAC-SHA256 of `v0:{x-zm-request-timestamp}:{body}`; ts ±tolerance",
-        event_id: "`{event}:{event_ts}:{payload.object.uuid | .id | sha256(payload)}` (Zoom documents none)",
-        retry_note: "+5, +20, +60 min",
-    },
-    BespokeRow {
         name: "linear",
         title: "Linear",
         scheme: "`Linear-Signature` = hex HMAC-SHA256 of body; body `webhookTimestamp` (ms) ±tolerance",
         event_id: "header `Linear-Delivery`",
         retry_note: "a few retries over hours",
-    },
-    BespokeRow {
-        name: "calendly",
-        title: "Calendly",
-        scheme: "`Calendly-Webhook-Signature: t=…,v1=…` hex HMAC-SHA256 of `{t}.{body}`; t ±tolerance",
-        event_id: "`{event}:{payload.uri}` (Calendly documents none)",
-        retry_note: "24 h, then disabled",
     },
     BespokeRow {
         name: "hubspot",
@@ -1443,7 +1541,10 @@ pub fn facts() -> Vec<ProviderFacts> {
             title: row.title,
             family: "preset",
             scheme: generic.describe_scheme(),
-            event_id: generic.describe_id(),
+            event_id: match row.hooks {
+                Some(hooks) => hooks.id_note.to_string(),
+                None => generic.describe_id(),
+            },
             handshake: row.handshake,
             retry_horizon: row.retry_horizon,
             retry_note: row.retry_note,

@@ -33,6 +33,21 @@ use crate::{
 /// Writes an example body from an event id and type.
 pub type ExampleBody = fn(event_id: &str, event_type: &str) -> Vec<u8>;
 
+/// The parts of a preset that are code, for providers whose scheme is generic but whose event
+/// ids or handshake are not (Slack, Zoom, Calendly): the signature still runs through
+/// [`Generic`], these only replace extraction and answer the provider's own signed handshake.
+#[derive(Debug)]
+pub struct Hooks {
+    /// The events of a verified request.
+    pub events: fn(&Request<'_>) -> Result<Vec<EventMeta>, ExtractError>,
+    /// Where the event id comes from, for listings.
+    pub id_note: &'static str,
+    /// The answer to a verified request that is the provider's handshake, if it is one.
+    pub challenge: Option<fn(&Request<'_>, &Secrets) -> Option<ChallengeResponse>>,
+    /// The body of that handshake (for `hookgate send --handshake`), from a challenge text.
+    pub handshake_body: Option<fn(&str, SystemTime) -> Vec<u8>>,
+}
+
 /// One preset: a provider that is exactly one generic configuration (see the module docs).
 #[derive(Debug)]
 pub struct PresetRow {
@@ -58,6 +73,8 @@ pub struct PresetRow {
     pub example: Option<ExampleBody>,
     /// Caveats an operator should read (unconfirmed facts, weak points of the scheme).
     pub note: &'static str,
+    /// Extraction and handshake code, for the few presets that need some.
+    pub hooks: Option<&'static Hooks>,
 }
 
 impl PresetRow {
@@ -181,10 +198,16 @@ impl Provider for Preset {
     }
 
     fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
-        self.inner.events(req)
+        match self.row.hooks {
+            Some(hooks) => (hooks.events)(req),
+            None => self.inner.events(req),
+        }
     }
 
-    fn challenge(&self, req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
+    fn challenge(&self, req: &Request<'_>, secrets: &Secrets) -> Option<ChallengeResponse> {
+        if let Some(challenge) = self.row.hooks.and_then(|hooks| hooks.challenge) {
+            return challenge(req, secrets);
+        }
         match self.row.handshake {
             Handshake::SignedEcho {
                 header,
@@ -240,7 +263,11 @@ impl Provider for Preset {
             })
         };
         Ok(Some(match self.row.handshake {
-            Handshake::None | Handshake::Bespoke(_) | Handshake::ChallengeCode => return Ok(None),
+            Handshake::Bespoke(_) => match self.row.hooks.and_then(|hooks| hooks.handshake_body) {
+                Some(body) => signed(body(&challenge, now), Vec::new())?,
+                None => return Ok(None),
+            },
+            Handshake::None | Handshake::ChallengeCode => return Ok(None),
             Handshake::GetEcho { param } => {
                 get(signature::form_encode([(param, challenge.as_str())]))
             }

@@ -33,6 +33,36 @@ const WRONG_SECRET: &str = "d3Jvbmctc2VjcmV0LXZhbHVl";
 
 const VECTORS: &[Vector] = &[
     Vector {
+        provider: "slack",
+        secret: "8f742231b10e8888abcd99yyyzzz85a5",
+        body: "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+        headers: &[("X-Slack-Signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"), ("X-Slack-Request-Timestamp", "1531420618")],
+        url: None,
+        now: 1531420618,
+        ids: Some(&["398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"]),
+        source: "published: Slack docs / python-slack-sdk",
+    },
+    Vector {
+        provider: "zoom",
+        secret: "zoom-secret",
+        body: r#"{"id":1}"#,
+        headers: &[("x-zm-signature", "v0=f7a5e93e8e2abbfb1a7ae0daba120e585bb96931fba79e0d0284fd3e802831d7"), ("x-zm-request-timestamp", "1700000000")],
+        url: None,
+        now: 1700000000,
+        ids: None,
+        source: "derived: providers.md 5.2",
+    },
+    Vector {
+        provider: "calendly",
+        secret: "calendly-signing-key",
+        body: r#"{"id":1}"#,
+        headers: &[("Calendly-Webhook-Signature", "t=1700000000,v1=b15f428ac73a515ae072d3b743f76211ed3c4cc6c11a77223768add631bfd9bc")],
+        url: None,
+        now: 1700000000,
+        ids: None,
+        source: "derived: providers.md 5.2",
+    },
+    Vector {
         provider: "lago",
         secret: "lago-hmac-token",
         body: r#"{"id":"evt_1"}"#,
