@@ -79,10 +79,6 @@ fn parse_jwk(secret: &[u8]) -> Option<Jwk> {
     })
 }
 
-fn json_part(part: &str) -> Option<Value> {
-    serde_json::from_slice(&b64url(part)?).ok()
-}
-
 impl Provider for Plaid {
     fn name(&self) -> &'static str {
         "plaid"
@@ -98,31 +94,31 @@ impl Provider for Plaid {
             return Err(VerifyError::NoSecret);
         }
         let malformed = VerifyError::MalformedHeader(SIGNATURE_HEADER);
-        let token = signature::required_header(req, SIGNATURE_HEADER)?.trim();
-        let mut parts = token.split('.');
-        let (Some(header), Some(claims), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed);
-        };
-        let jose = json_part(header).ok_or(malformed.clone())?;
-        if jose.get("alg").and_then(Value::as_str) != Some("ES256") {
+        let token = signature::required_header(req, SIGNATURE_HEADER)?;
+        let jws = signature::CompactJws::parse(token).ok_or(malformed.clone())?;
+        if jws.alg() != Some("ES256") {
             return Err(malformed);
         }
-        let kid = jose.get("kid").and_then(Value::as_str).ok_or(malformed)?;
-        let signature = b64url(sig)
-            .and_then(|bytes| Signature::from_slice(&bytes).ok())
-            .ok_or(VerifyError::SignatureMismatch)?;
-        let signed = format!("{header}.{claims}");
+        let kid = jws
+            .header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(malformed)?;
+        let signature =
+            Signature::from_slice(&jws.signature).map_err(|_| VerifyError::SignatureMismatch)?;
         let verified = secrets
             .iter()
             .filter_map(|s| parse_jwk(s.expose()))
             .filter(|jwk| jwk.kid == kid)
-            .any(|jwk| jwk.public.verify(signed.as_bytes(), &signature).is_ok());
+            .any(|jwk| {
+                jwk.public
+                    .verify(jws.signing_input.as_bytes(), &signature)
+                    .is_ok()
+            });
         if !verified {
             return Err(VerifyError::SignatureMismatch);
         }
-        let claims = json_part(claims).ok_or(VerifyError::SignatureMismatch)?;
+        let claims = &jws.claims;
         let body_hash = claims
             .get("request_body_sha256")
             .and_then(Value::as_str)

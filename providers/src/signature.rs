@@ -549,6 +549,47 @@ pub fn decode_whsec(secret: &[u8]) -> Option<Vec<u8>> {
         .filter(|key| !key.is_empty())
 }
 
+/// A compact JWS (`header.claims.signature`, each part base64url) as Netlify and Plaid send
+/// it: the decoded JOSE header and claims, the signature bytes, and the signing input
+/// (`header.claims`, exactly as received). `None` unless it has exactly three decodable parts.
+#[derive(Debug, Clone)]
+pub struct CompactJws<'a> {
+    pub signing_input: &'a str,
+    pub header: Value,
+    pub claims: Value,
+    pub signature: Vec<u8>,
+}
+
+impl<'a> CompactJws<'a> {
+    pub fn parse(token: &'a str) -> Option<Self> {
+        let token = token.trim();
+        let mut parts = token.split('.');
+        let (Some(header), Some(claims), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let decode = |part: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part.trim_end_matches('='))
+                .ok()
+        };
+        let json = |part: &str| serde_json::from_slice::<Value>(&decode(part)?).ok();
+        Some(CompactJws {
+            signing_input: &token[..header.len() + 1 + claims.len()],
+            header: json(header)?,
+            claims: json(claims)?,
+            // An undecodable signature is not malformed structure: it just never matches.
+            signature: decode(signature).unwrap_or_default(),
+        })
+    }
+
+    /// The JOSE header's `alg`.
+    pub fn alg(&self) -> Option<&str> {
+        self.header.get("alg").and_then(Value::as_str)
+    }
+}
+
 /// The value of a required header: `MissingHeader` when absent or blank, `MalformedHeader`
 /// when present but not visible ASCII (it cannot carry a signature we would accept).
 pub fn required_header<'a>(req: &Request<'a>, name: &'static str) -> Result<&'a str, VerifyError> {
