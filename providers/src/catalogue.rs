@@ -93,6 +93,50 @@ fn airtable_example(event_id: &str, _event_type: &str) -> Vec<u8> {
 /// Every preset, in reference order.
 pub static PRESETS: &[PresetRow] = &[
     PresetRow {
+        name: "shopify",
+        title: "Shopify",
+        generic: r#"
+signature_header = "X-Shopify-Hmac-Sha256"
+extra_signature_headers = ["Shopify-Hmac-Sha256"]
+signature_encoding = "base64"
+id_header = "X-Shopify-Event-Id"
+id_header_fallbacks = ["Shopify-Event-Id", "X-Shopify-Webhook-Id", "Shopify-Webhook-Id"]
+type_header = "X-Shopify-Topic"
+type_header_fallbacks = ["Shopify-Topic"]
+"#,
+        kept_headers: crate::shopify::KEPT_HEADERS,
+        retry_horizon: days(2),
+        retry_note: "8 tries over 4 h",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "Every header is accepted with and without its `X-` prefix (the newer Events delivery drops it); the event id is shared by every webhook of one event, the webhook id is the fallback.",
+        hooks: None,
+    },
+    PresetRow {
+        name: "github",
+        title: "GitHub",
+        generic: r#"
+signature_header = "X-Hub-Signature-256"
+signature_format = "prefix"
+signature_prefix = "sha256="
+signature_encoding = "hex"
+fallback_signature_header = "X-Hub-Signature"
+fallback_signature_prefix = "sha1="
+fallback_algorithm = "sha1"
+id_header = "X-GitHub-Delivery"
+type_header = "X-GitHub-Event"
+"#,
+        kept_headers: crate::github::KEPT_HEADERS,
+        retry_horizon: days(4),
+        retry_note: "manual redelivery for 3 days",
+        tolerance: None,
+        handshake: Handshake::None,
+        example: None,
+        note: "The SHA-1 `X-Hub-Signature` is read only when `X-Hub-Signature-256` is absent, so a request cannot downgrade itself to the weaker MAC.",
+        hooks: None,
+    },
+    PresetRow {
         name: "slack",
         title: "Slack",
         generic: r#"
@@ -1327,20 +1371,6 @@ pub static BESPOKE: &[BespokeRow] = &[
         scheme: "`Stripe-Signature` `v1` = hex HMAC-SHA256 of `{t}.{body}`; `t` ±tolerance; `v0` ignored",
         event_id: "body `id`",
         retry_note: "3 days",
-    },
-    BespokeRow {
-        name: "shopify",
-        title: "Shopify",
-        scheme: "`X-Shopify-Hmac-Sha256` (or `Shopify-Hmac-Sha256`) = base64 HMAC-SHA256 of body",
-        event_id: "`X-Shopify-Event-Id` (else `X-Shopify-Webhook-Id`), under both header spellings",
-        retry_note: "8 tries over 4 h",
-    },
-    BespokeRow {
-        name: "github",
-        title: "GitHub",
-        scheme: "`X-Hub-Signature-256` = `sha256=` hex HMAC-SHA256 of body (SHA-1 header only when the SHA-256 one is absent)",
-        event_id: "header `X-GitHub-Delivery`",
-        retry_note: "manual redelivery for 3 days",
     },
     BespokeRow {
         name: "standard-webhooks",

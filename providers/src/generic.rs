@@ -24,6 +24,8 @@
 //! signature_encoding = "hex"            # required: hex | base64
 //! signed_content = "{ts}.{body}"        # default "{body}"
 //! id_json_path = "id"                   # or id_header = "…", or id_from_body_sha256 = true
+//!                                       # (id_json_paths = […] for a composite id,
+//!                                       #  "events[*].id" for one event per array item)
 //! type_json_path = "type"               # optional; or type_header = "…"
 //! ```
 
@@ -94,6 +96,14 @@ pub struct GenericConfig {
     /// present is tried (Box `BOX-SIGNATURE-SECONDARY`, DocuSign `X-DocuSign-Signature-2…`).
     #[serde(default)]
     pub extra_signature_headers: Vec<String>,
+    /// A legacy signature header consulted **only when none of the signature headers above is
+    /// present** (GitHub's `X-Hub-Signature: sha1=…` next to `X-Hub-Signature-256`): accepting
+    /// it next to a failing primary would let a request downgrade itself to the weaker MAC.
+    pub fallback_signature_header: Option<String>,
+    /// The fallback header's prefix (e.g. `sha1=`); none: the whole value is the signature.
+    pub fallback_signature_prefix: Option<String>,
+    /// The fallback header's hash (default: `algorithm`).
+    pub fallback_algorithm: Option<Algorithm>,
     /// `space_list` format: the version whose signatures count (default `v1`).
     pub version: Option<String>,
     /// `hex` or `base64`.
@@ -111,6 +121,10 @@ pub struct GenericConfig {
     pub timestamp_format: Option<TimestampFormat>,
     /// Event id from a header (GitHub, Shopify, Svix, Linear).
     pub id_header: Option<String>,
+    /// Headers tried in order when `id_header` is absent (Shopify: `Shopify-Event-Id`,
+    /// `X-Shopify-Webhook-Id`, …).
+    #[serde(default)]
+    pub id_header_fallbacks: Vec<String>,
     /// Event id from the JSON body (`id`, `data.id`); `[*].eventId` for array bodies,
     /// `events[*].id` for an array of events at `events`.
     pub id_json_path: Option<String>,
@@ -124,6 +138,9 @@ pub struct GenericConfig {
     pub id_from_body_sha256: bool,
     /// Event type from a header.
     pub type_header: Option<String>,
+    /// Headers tried in order when `type_header` is absent.
+    #[serde(default)]
+    pub type_header_fallbacks: Vec<String>,
     /// Event type from the JSON body (`[*].…` for array bodies).
     pub type_json_path: Option<String>,
 }
@@ -146,6 +163,9 @@ impl GenericConfig {
             group_separator: None,
             untimed: false,
             extra_signature_headers: Vec::new(),
+            fallback_signature_header: None,
+            fallback_signature_prefix: None,
+            fallback_algorithm: None,
             version: None,
             signature_encoding,
             signed_content: None,
@@ -154,10 +174,12 @@ impl GenericConfig {
             timestamp_unit: None,
             timestamp_format: None,
             id_header: None,
+            id_header_fallbacks: Vec::new(),
             id_json_path: None,
             id_json_paths: None,
             id_from_body_sha256: false,
             type_header: None,
+            type_header_fallbacks: Vec::new(),
             type_json_path: None,
         }
     }
@@ -240,6 +262,7 @@ pub struct Generic {
     key_encoding: KeyEncoding,
     signature_header: &'static str,
     extra_signature_headers: &'static [&'static str],
+    fallback: Option<Fallback>,
     layout: Layout,
     encoding: Encoding,
     template: Vec<Segment>,
@@ -248,8 +271,18 @@ pub struct Generic {
     timestamp_format: TimestampFormat,
     id: IdSource,
     event_type: Option<TypeSource>,
+    id_fallbacks: &'static [&'static str],
+    type_fallbacks: &'static [&'static str],
     kept_headers: &'static [&'static str],
     tolerance: Duration,
+}
+
+/// The legacy signature header of [`GenericConfig::fallback_signature_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fallback {
+    header: &'static str,
+    prefix: Option<&'static str>,
+    algorithm: Algorithm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -682,11 +715,41 @@ impl Generic {
         let id = id_source(&cfg)?;
         let template = template(&cfg, timestamp, matches!(id, IdSource::Header(_)))?;
         let event_type = type_source(&cfg, id.array())?;
-        let extra_signature_headers: Vec<&'static str> = cfg
-            .extra_signature_headers
-            .iter()
-            .map(|name| header_name("extra_signature_headers", name))
-            .collect::<Result<_, _>>()?;
+        let headers =
+            |setting: &str, names: &[String]| -> Result<&'static [&'static str], BuildError> {
+                let names: Vec<&'static str> = names
+                    .iter()
+                    .map(|name| header_name(setting, name))
+                    .collect::<Result<_, _>>()?;
+                Ok(Box::leak(names.into_boxed_slice()))
+            };
+        let extra_signature_headers =
+            headers("extra_signature_headers", &cfg.extra_signature_headers)?;
+        let id_fallbacks = headers("id_header_fallbacks", &cfg.id_header_fallbacks)?;
+        let type_fallbacks = headers("type_header_fallbacks", &cfg.type_header_fallbacks)?;
+        if !id_fallbacks.is_empty() && !matches!(id, IdSource::Header(_)) {
+            return Err(invalid("id_header_fallbacks needs id_header"));
+        }
+        if !type_fallbacks.is_empty() && !matches!(event_type, Some(TypeSource::Header(_))) {
+            return Err(invalid("type_header_fallbacks needs type_header"));
+        }
+        let fallback = match &cfg.fallback_signature_header {
+            Some(name) => Some(Fallback {
+                header: header_name("fallback_signature_header", name)?,
+                prefix: cfg
+                    .fallback_signature_prefix
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| leak(p.to_owned())),
+                algorithm: cfg.fallback_algorithm.unwrap_or(cfg.algorithm),
+            }),
+            None if cfg.fallback_signature_prefix.is_some() || cfg.fallback_algorithm.is_some() => {
+                return Err(invalid(
+                    "fallback_signature_prefix / fallback_algorithm need fallback_signature_header",
+                ))
+            }
+            None => None,
+        };
 
         // Worth keeping with the event: the id and type headers (never the signature).
         let kept: Vec<&'static str> = [
@@ -701,6 +764,8 @@ impl Generic {
         ]
         .into_iter()
         .flatten()
+        .chain(id_fallbacks.iter().copied())
+        .chain(type_fallbacks.iter().copied())
         .filter(|name| *name != signature_header && !extra_signature_headers.contains(name))
         .collect();
 
@@ -708,7 +773,10 @@ impl Generic {
             algorithm: cfg.algorithm,
             key_encoding: cfg.key_encoding,
             signature_header,
-            extra_signature_headers: Box::leak(extra_signature_headers.into_boxed_slice()),
+            extra_signature_headers,
+            fallback,
+            id_fallbacks,
+            type_fallbacks,
             layout,
             encoding: cfg.signature_encoding,
             template,
@@ -965,10 +1033,9 @@ impl Generic {
 
     fn event_type_of(&self, req: &Request<'_>, element: Option<&Value>) -> Option<String> {
         match self.event_type? {
-            TypeSource::Header(name) => req
-                .header(name)
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
+            TypeSource::Header(name) => std::iter::once(name)
+                .chain(self.type_fallbacks.iter().copied())
+                .find_map(|name| req.header(name).map(str::trim).filter(|t| !t.is_empty()))
                 .map(str::to_string),
             TypeSource::JsonPath(path) => match element {
                 Some(value) => signature::json_path_text(value, path),
@@ -1054,8 +1121,20 @@ impl Provider for Generic {
             presented.extend(signatures);
             kv_timestamp = kv_timestamp.or(timestamp);
         }
+        let mut algorithm = self.algorithm;
         if !found {
-            return Err(VerifyError::MissingHeader(self.signature_header));
+            let fallback = self
+                .fallback
+                .filter(|fb| req.headers.contains_key(fb.header))
+                .ok_or(VerifyError::MissingHeader(self.signature_header))?;
+            let header = signature::required_header(req, fallback.header)?;
+            let value = match fallback.prefix {
+                Some(prefix) => signature::strip_prefix(header, prefix)
+                    .ok_or(VerifyError::MalformedHeader(fallback.header))?,
+                None => header.trim(),
+            };
+            presented.push(value);
+            algorithm = fallback.algorithm;
         }
 
         // The timestamp text goes into the MAC exactly as received; its value is checked
@@ -1092,7 +1171,7 @@ impl Provider for Generic {
             body: req.body,
         };
         let parts = self.signed_parts(input, id, header_timestamp.map_or("", |(text, _)| text));
-        if !signature::any_signature_matches(self.algorithm, &keys, &parts, &presented) {
+        if !signature::any_signature_matches(algorithm, &keys, &parts, &presented) {
             return Err(VerifyError::SignatureMismatch);
         }
 
@@ -1113,10 +1192,9 @@ impl Provider for Generic {
     fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
         match self.id {
             IdSource::Header(name) => {
-                let id = req
-                    .header(name)
-                    .map(str::trim)
-                    .filter(|id| !id.is_empty())
+                let id = std::iter::once(name)
+                    .chain(self.id_fallbacks.iter().copied())
+                    .find_map(|name| req.header(name).map(str::trim).filter(|id| !id.is_empty()))
                     .ok_or(ExtractError::MissingEventId(name))?;
                 Ok(vec![EventMeta {
                     id: id.to_string(),

@@ -497,8 +497,6 @@ pub struct ProviderOptions {
 /// The bespoke providers: their own module of code, for a real difference of scheme.
 pub const BESPOKE_PROVIDERS: &[&str] = &[
     "stripe",
-    "shopify",
-    "github",
     "standard-webhooks",
     "generic",
     "internal",
@@ -550,8 +548,6 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
     let tolerance = opts.tolerance.unwrap_or(DEFAULT_TOLERANCE);
     Ok(match name {
         "stripe" => Box::new(stripe::Stripe::new(tolerance)),
-        "shopify" => Box::new(shopify::Shopify::new()),
-        "github" => Box::new(github::GitHub::new()),
         "standard-webhooks" => Box::new(standard_webhooks::StandardWebhooks::new(tolerance)),
         "internal" => Box::new(internal::Internal::new(tolerance)),
         "linear" => Box::new(linear::Linear::new(tolerance)?),

@@ -33,6 +33,26 @@ const WRONG_SECRET: &str = "d3Jvbmctc2VjcmV0LXZhbHVl";
 
 const VECTORS: &[Vector] = &[
     Vector {
+        provider: "github",
+        secret: "It's a Secret to Everybody",
+        body: "Hello, World!",
+        headers: &[("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"), ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")],
+        url: None,
+        now: 1,
+        ids: Some(&["72d3162e-cc78-11e3-81ab-4c9367dc0958"]),
+        source: "published: GitHub docs",
+    },
+    Vector {
+        provider: "shopify",
+        secret: "shop-secret",
+        body: r#"{"id":1}"#,
+        headers: &[("Shopify-Hmac-Sha256", "plW8VGqq0nDMIEhDqaNNW99asdUCy7EIqLZVcQwtAZ0="), ("Shopify-Webhook-Id", "wh-1")],
+        url: None,
+        now: 1,
+        ids: Some(&["wh-1"]),
+        source: "derived: providers.md 5.2 (unprefixed header names)",
+    },
+    Vector {
         provider: "slack",
         secret: "8f742231b10e8888abcd99yyyzzz85a5",
         body: "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
