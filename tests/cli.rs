@@ -335,3 +335,38 @@ async fn send_signs_events_and_performs_handshakes_for_presets() {
     .unwrap();
     assert_ne!(code, 0, "{out}");
 }
+
+#[test]
+fn check_config_warns_when_a_presets_retry_horizon_exceeds_the_dedupe_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("docusign");
+    std::fs::write(&secret, "docusign-key").unwrap();
+    let meta = dir.path().join("meta");
+    std::fs::write(&meta, "meta-app-secret").unwrap();
+    let cfg = dir.path().join("hookgate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\ndedupe_window = \"7d\"\n\n[sources.docusign]\nprovider = \"docusign\"\nsecrets = [\"file:{}\"]\n\n[sources.meta]\nprovider = \"meta\"\nsecrets = [\"file:{}\"]\n",
+            dir.path().join("db").display(),
+            secret.display(),
+            meta.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = hookgate(&["check-config"], &cfg);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("sources.docusign: store.dedupe_window (7days) is shorter than docusign's retry horizon (16days)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sources.meta: meta subscribes with a hub.verify_token, but no verify_token is configured"),
+        "{out}"
+    );
+    // WhatsApp redelivers for up to 7 days: Meta's horizon (8 d with margin) exceeds the default.
+    assert!(
+        out.contains("shorter than meta's retry horizon (8days)"),
+        "{out}"
+    );
+}
