@@ -109,6 +109,8 @@ impl fmt::Debug for Preset {
 
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
+/// The longest X CRC token answered (X sends a few dozen characters).
+const MAX_CRC_TOKEN: usize = 256;
 /// Meta and Strava subscribe with `hub.mode=subscribe`.
 const HUB_SUBSCRIBE: &str = "subscribe";
 
@@ -337,6 +339,16 @@ impl Provider for Preset {
             (Handshake::HubChallenge { json }, "GET") => Some(self.hub_challenge(req, json)),
             (Handshake::Crc, "GET") => {
                 let token = signature::query_param(req.url, "crc_token")?;
+                // The answer is an HMAC under the same key that signs event bodies: answering
+                // for arbitrary text would sign any body an attacker asks for. X's tokens are
+                // short base64-like strings; nothing of that alphabet is a JSON event body.
+                if token.len() > MAX_CRC_TOKEN
+                    || !token
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_+/=.".contains(&b))
+                {
+                    return Some(Err(VerifyError::MalformedHeader("crc_token")));
+                }
                 let Some(secret) = secrets.first() else {
                     return Some(Err(VerifyError::NoSecret));
                 };

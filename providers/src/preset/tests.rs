@@ -1140,6 +1140,14 @@ fn x_answers_its_crc_with_the_reference_vector() {
         r#"{"response_token":"sha256=YUsT0aLbF0VtFGcLCND1EU/aQP0sjPL19cPulVY7Wes="}"#
     );
     assert_eq!(ok.content_type, "application/json");
+    // Never a signing oracle: a token that could be an event body is refused.
+    let forged_body = "https://x/w?crc_token=%7B%22id%22%3A%22evt_1%22%7D";
+    assert_eq!(
+        answer(&x, &get(forged_body), &["x-consumer-secret"]),
+        Some(Err(VerifyError::MalformedHeader("crc_token")))
+    );
+    let long = format!("https://x/w?crc_token={}", "a".repeat(257));
+    assert!(matches!(answer(&x, &get(&long), &["s"]), Some(Err(_))));
 }
 
 #[test]
