@@ -34,4 +34,4 @@ fi
 (cd "$here" && npm ci --silent --no-audit --no-fund)
 
 cd "$here"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" test_conformance.py test_delivery_signatures.py
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" test_conformance.py test_presets.py test_delivery_signatures.py

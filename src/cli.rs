@@ -1,6 +1,8 @@
-//! The command line: `hookgate serve | migrate | check-config | send | replay | retry-dead`.
+//! The command line: `hookgate serve | migrate | check-config | send | replay | retry-dead |
+//! providers`.
 //!
-//! Each subcommand loads and validates the config the same way, then calls into the library.
+//! Each subcommand loads and validates the config the same way, then calls into the library;
+//! `providers` needs no config (it describes the built-ins).
 
 use crate::config::{config_path, Config};
 use crate::dispatch::routing::Routes;
@@ -41,6 +43,14 @@ pub enum Command {
         #[arg(long)]
         handler: Option<String>,
     },
+    /// List the built-in providers with their facts, or print a config snippet for one.
+    Providers {
+        /// A provider name: print a ready `[sources.NAME]` snippet.
+        name: Option<String>,
+        /// Print the Markdown table of docs/providers.md.
+        #[arg(long, conflicts_with = "name")]
+        markdown: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +79,9 @@ pub struct ReplayArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Command::Providers { name, markdown } = &cli.command {
+        return providers(name.as_deref(), *markdown);
+    }
     let path = config_path(cli.config);
     let config = Config::load(path.as_deref())?;
     crate::telemetry::init(&config.log);
@@ -103,6 +116,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Send(args) => crate::send::run(&config, args).await,
         Command::Replay(args) => replay(&config, args).await,
+        Command::Providers { name, markdown } => providers(name.as_deref(), markdown),
         Command::RetryDead { handler } => {
             config.resolve()?;
             let store = crate::store::open(&config.store).await?;
@@ -142,5 +156,41 @@ async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<i32> {
     let (events, queued) =
         crate::replay::replay_matching(&store, &routes, &filter, args.handler.as_deref()).await?;
     println!("{events} events matched, {queued} deliveries queued");
+    Ok(0)
+}
+
+/// `hookgate providers [NAME] [--markdown]`.
+fn providers(name: Option<&str>, markdown: bool) -> anyhow::Result<i32> {
+    use hookgate_providers::catalogue;
+    if markdown {
+        print!("{}", catalogue::markdown_table());
+        return Ok(0);
+    }
+    if let Some(name) = name {
+        let snippet = catalogue::config_snippet(name).ok_or_else(|| {
+            anyhow::anyhow!("no built-in provider `{name}` (`hookgate providers` lists them)")
+        })?;
+        print!("{snippet}");
+        return Ok(0);
+    }
+    let facts = catalogue::facts();
+    let width = facts.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    for f in &facts {
+        let window = f.recommended_dedupe_window().as_secs() / (24 * 3600);
+        println!(
+            "{:width$}  {:7}  {}\n{:width$}  id: {}; handshake: {}; retries: {} -> dedupe window >= {window}d",
+            f.name,
+            f.family,
+            f.scheme,
+            "",
+            f.event_id,
+            f.handshake.describe(),
+            f.retry_note,
+        );
+    }
+    println!(
+        "{} built-in providers; `hookgate providers NAME` prints a config snippet",
+        facts.len()
+    );
     Ok(0)
 }

@@ -10,7 +10,7 @@
 use crate::sources::{Source, Sources};
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
-use hookgate_providers::{generic::GenericConfig, ProviderOptions, Secret, Secrets};
+use hookgate_providers::{generic::GenericConfig, Handshake, ProviderOptions, Secret, Secrets};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -183,7 +183,7 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// One of `hookgate_providers::KNOWN_PROVIDERS`.
+    /// A built-in provider name (`hookgate providers` lists them).
     pub provider: String,
     /// Secret references; any of them verifies, the first signs test requests.
     #[serde(default)]
@@ -195,6 +195,12 @@ pub struct SourceConfig {
     pub public_url: Option<String>,
     /// Settings of the `generic` HMAC verifier.
     pub generic: Option<GenericConfig>,
+    /// The verify token a `hub.challenge` handshake must present (Meta, Strava), as a secret
+    /// reference; rejected for providers without that handshake.
+    pub verify_token: Option<SecretRef>,
+    /// The SNS topic ARNs an `aws-sns` source accepts.
+    #[serde(default)]
+    pub topic_arns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -451,9 +457,20 @@ impl Config {
                 ));
                 continue;
             }
+            let verify_token = match sc.verify_token.as_ref().map(SecretRef::resolve) {
+                None => None,
+                Some(Ok(token)) => Some(token),
+                Some(Err(e)) => {
+                    problems.push(format!("sources.{name}.verify_token: {e}"));
+                    continue;
+                }
+            };
             let opts = ProviderOptions {
                 tolerance: sc.tolerance,
                 generic: sc.generic.clone(),
+                verify_token,
+                topic_arns: sc.topic_arns.clone(),
+                public_url: sc.public_url.clone(),
             };
             let provider = match hookgate_providers::build(&sc.provider, &opts) {
                 Ok(p) => p,
@@ -474,6 +491,16 @@ impl Config {
                     },
                     Err(e) => problems.push(format!("sources.{name}.secrets[{i}]: {e}")),
                 }
+            }
+            if matches!(
+                provider.handshake(),
+                Handshake::HubChallenge { .. } | Handshake::ChallengeCode
+            ) && sc.verify_token.is_none()
+            {
+                warnings.push(format!(
+                    "sources.{name}: {} subscribes with a hub.verify_token, but no verify_token is configured; every subscription attempt will be refused",
+                    sc.provider
+                ));
             }
             if provider.retry_horizon() > self.store.dedupe_window {
                 warnings.push(format!(

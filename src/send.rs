@@ -3,7 +3,9 @@
 //!
 //! Signing goes through the source's own provider, with its first configured secret, so what
 //! `send` produces is exactly what the gateway verifies. `--tamper` flips one body byte after
-//! signing and `--age` back-dates the signature, to see rejections.
+//! signing and `--age` back-dates the signature, to see rejections. `--handshake` performs the
+//! provider's handshake instead (Meta's GET hub.challenge, Trello's HEAD, Twitch's signed
+//! verification, …) and checks that the answer is byte for byte what the provider expects.
 
 use crate::config::Config;
 use anyhow::{anyhow, bail, Context};
@@ -37,6 +39,9 @@ pub struct SendArgs {
     /// Sign as if it were this long ago, e.g. `10m` (expect 401 for timestamped schemes).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub age: Option<Duration>,
+    /// Perform the provider's handshake (subscription challenge) instead of sending an event.
+    #[arg(long, conflicts_with_all = ["body", "body_file", "tamper"])]
+    pub handshake: bool,
 }
 
 pub async fn run(config: &Config, args: SendArgs) -> anyhow::Result<i32> {
@@ -65,6 +70,9 @@ pub async fn run(config: &Config, args: SendArgs) -> anyhow::Result<i32> {
     let url = format!("{}/webhooks/{}", base.trim_end_matches('/'), args.source);
     let signed_url = source.public_url.clone().unwrap_or_else(|| url.clone());
     let now = SystemTime::now() - args.age.unwrap_or_default();
+    if args.handshake {
+        return handshake(source, secret, &url, &signed_url, now).await;
+    }
     let signed = source
         .provider
         .sign_request(
@@ -114,4 +122,77 @@ pub async fn run(config: &Config, args: SendArgs) -> anyhow::Result<i32> {
     println!("POST {url} -> {status}");
     println!("{text}");
     Ok(if status.is_success() { 0 } else { 1 })
+}
+
+/// `send --handshake`: send what the provider sends when subscribing, and compare the answer
+/// with the one the provider expects (computed by the same provider code, offline).
+async fn handshake(
+    source: &crate::sources::Source,
+    secret: &hookgate_providers::Secret,
+    url: &str,
+    signed_url: &str,
+    now: SystemTime,
+) -> anyhow::Result<i32> {
+    let request = source
+        .provider
+        .handshake_request(signed_url, secret, now)
+        .map_err(|e| anyhow!("cannot build the handshake for `{}`: {e}", source.name))?
+        .ok_or_else(|| {
+            anyhow!(
+                "provider `{}` performs no handshake",
+                source.provider.name()
+            )
+        })?;
+    let url = match &request.query {
+        Some(q) => hookgate_providers::append_query(url, q),
+        None => url.to_string(),
+    };
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in &request.headers {
+        headers.append(
+            http::HeaderName::from_bytes(k.as_bytes())?,
+            http::HeaderValue::from_str(v)?,
+        );
+    }
+    let local = hookgate_providers::Request {
+        method: request.method,
+        url: &url,
+        headers: &headers,
+        body: &request.body,
+    };
+    let expected = match source.provider.answer_handshake(&local, &source.secrets) {
+        Some(Ok(answer)) => Some(answer),
+        Some(Err(e)) => bail!("the handshake would be refused: {e}"),
+        None => source.provider.challenge(&local, &source.secrets),
+    };
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let method = reqwest::Method::from_bytes(request.method.as_bytes())?;
+    let resp = client
+        .request(method, &url)
+        .headers(headers)
+        .body(request.body.clone())
+        .send()
+        .await
+        .with_context(|| format!("{} {url}", request.method))?;
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap_or_default();
+    println!("{} {url} -> {status}", request.method);
+    println!("{}", String::from_utf8_lossy(&body));
+    let ok = match &expected {
+        Some(answer) => status.as_u16() == answer.status && body.as_ref() == answer.body.as_slice(),
+        None => status.is_success(),
+    };
+    if ok {
+        println!("handshake answered as {} expects", source.provider.name());
+        Ok(0)
+    } else {
+        println!(
+            "handshake answer differs from what {} expects",
+            source.provider.name()
+        );
+        Ok(1)
+    }
 }

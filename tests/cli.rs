@@ -184,3 +184,189 @@ fn environment_variables_override_the_file() {
     );
     assert!(!stdout.contains("hunter2"));
 }
+
+fn hookgate_no_config(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(args)
+        .env_remove("HOOKGATE_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn providers_lists_the_built_ins_and_prints_snippets_without_a_config() {
+    let (code, out, err) = hookgate_no_config(&["providers"]);
+    assert_eq!(code, 0, "{err}");
+    let count = hookgate_providers::known_providers().len();
+    assert!(
+        out.contains(&format!("{count} built-in providers")),
+        "{out}"
+    );
+    assert!(
+        out.contains("twitch") && out.contains("dedupe window >= 7d"),
+        "{out}"
+    );
+
+    let (code, out, _) = hookgate_no_config(&["providers", "meta"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("[sources.meta]\nprovider = \"meta\""), "{out}");
+    assert!(
+        out.contains("verify_token = \"env:META_VERIFY_TOKEN\""),
+        "{out}"
+    );
+
+    let (code, _, err) = hookgate_no_config(&["providers", "nope"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no built-in provider `nope`"), "{err}");
+
+    let (code, out, _) = hookgate_no_config(&["providers", "--markdown"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, hookgate_providers::catalogue::markdown_table());
+}
+
+#[tokio::test]
+async fn send_signs_events_and_performs_handshakes_for_presets() {
+    let dir_extra = tempfile::tempdir().unwrap();
+    let secret = |name: &str, value: &str| {
+        let path = dir_extra.path().join(name);
+        std::fs::write(&path, value).unwrap();
+        format!("file:{}", path.display())
+    };
+    let mut extra = String::new();
+    for source in [
+        "meta",
+        "twitch",
+        "trello",
+        "dropbox",
+        "x",
+        "box",
+        "razorpay",
+        "line",
+        "smartsheet",
+        "woocommerce",
+        "zendesk",
+        "slack",
+        "openai",
+    ] {
+        let value = if source == "openai" {
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        } else {
+            "cli-secret-value"
+        };
+        extra.push_str(&format!(
+            "\n[sources.{source}]\nprovider = \"{source}\"\nsecrets = [\"{}\"]\n",
+            secret(source, value)
+        ));
+        if source == "meta" {
+            let token = secret("token", "cli-verify-token");
+            extra.push_str(&format!("verify_token = \"{token}\"\n"));
+        }
+    }
+    let app = spawn_app_with("", &extra).await;
+    let cfg = app.dir.path().join("hookgate.toml");
+    std::fs::write(
+        &cfg,
+        base_config(app.dir.path(), &sqlite_url(app.dir.path()), "", &extra),
+    )
+    .unwrap();
+    let base = app.base.clone();
+    let run = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            hookgate(&args, &cfg)
+        })
+    };
+    for source in [
+        "meta",
+        "twitch",
+        "trello",
+        "dropbox",
+        "x",
+        "line",
+        "smartsheet",
+        "woocommerce",
+        "slack",
+    ] {
+        let args = vec![
+            "send".to_string(),
+            source.to_string(),
+            "--to".into(),
+            base.clone(),
+            "--handshake".into(),
+        ];
+        let (code, out, err) = run(args).await.unwrap();
+        assert_eq!(code, 0, "{source}: {out}{err}");
+        assert!(out.contains("handshake answered as"), "{source}: {out}");
+    }
+    for source in ["twitch", "box", "razorpay", "zendesk", "openai", "meta"] {
+        let args = vec![
+            "send".to_string(),
+            source.to_string(),
+            "--to".into(),
+            base.clone(),
+            "--event-id".into(),
+            format!("evt_cli_{source}"),
+        ];
+        let (code, out, err) = run(args.clone()).await.unwrap();
+        assert_eq!(code, 0, "{source}: {out}{err}");
+        assert!(out.contains("\"status\":\"accepted\""), "{source}: {out}");
+        let mut tampered = args;
+        tampered.push("--tamper".into());
+        let (code, out, _) = run(tampered).await.unwrap();
+        assert_eq!(code, 1, "{source}: {out}");
+        assert!(out.contains("invalid_signature"), "{source}: {out}");
+    }
+    // Handshakes stored nothing: only the six events above are in the inbox.
+    assert_eq!(app.server.store().count_events().await.unwrap(), 6);
+    let (code, out, _) = run(vec![
+        "send".into(),
+        "razorpay".into(),
+        "--to".into(),
+        base.clone(),
+        "--handshake".into(),
+    ])
+    .await
+    .unwrap();
+    assert_ne!(code, 0, "{out}");
+}
+
+#[test]
+fn check_config_warns_when_a_presets_retry_horizon_exceeds_the_dedupe_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("docusign");
+    std::fs::write(&secret, "docusign-key").unwrap();
+    let meta = dir.path().join("meta");
+    std::fs::write(&meta, "meta-app-secret").unwrap();
+    let cfg = dir.path().join("hookgate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\nurl = \"sqlite://{}\"\ndedupe_window = \"7d\"\n\n[sources.docusign]\nprovider = \"docusign\"\nsecrets = [\"file:{}\"]\n\n[sources.meta]\nprovider = \"meta\"\nsecrets = [\"file:{}\"]\n",
+            dir.path().join("db").display(),
+            secret.display(),
+            meta.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = hookgate(&["check-config"], &cfg);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("sources.docusign: store.dedupe_window (7days) is shorter than docusign's retry horizon (16days)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sources.meta: meta subscribes with a hub.verify_token, but no verify_token is configured"),
+        "{out}"
+    );
+    // WhatsApp redelivers for up to 7 days: Meta's horizon (8 d with margin) exceeds the default.
+    assert!(
+        out.contains("shorter than meta's retry horizon (8days)"),
+        "{out}"
+    );
+}

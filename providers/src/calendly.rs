@@ -3,7 +3,8 @@
 //! `Calendly-Webhook-Signature: t=<unix>,v1=<hex>` where `v1` is the HMAC-SHA256 of
 //! `{t}.{raw body}` under the subscription's signing key (UTF-8 bytes); `t` is checked in both
 //! directions against the source tolerance (Calendly's own example uses 3 minutes).
-//! Verification runs through a preset of the generic verifier.
+//! Calendly is a preset of the generic verifier ([`crate::catalogue`]); this module is its
+//! event id ([`HOOKS`]).
 //!
 //! Calendly documents no delivery or event id. The id is `{event}:{payload.uri}`: the event
 //! name (`invitee.created`, `invitee.canceled`, …) and the URI of the resource it is about,
@@ -11,99 +12,54 @@
 //! once each (a reschedule creates a new invitee). A body without `payload.uri` falls back to
 //! the SHA-256 of its `payload` in canonical JSON. The type is `event`.
 
-use std::time::{Duration, SystemTime};
-
 use serde_json::Value;
 
-use crate::generic::{Generic, GenericConfig, SignatureFormat};
-use crate::signature::{self, Encoding};
-use crate::{
-    BuildError, EventMeta, ExtractError, Provider, Request, Secret, Secrets, SignError,
-    SignRequest, VerifyError,
-};
+use crate::preset::Hooks;
+use crate::signature;
+use crate::{EventMeta, ExtractError, Request};
 
 pub const SIGNATURE_HEADER: &str = "calendly-webhook-signature";
-/// Retried with backoff for 24 h, then the subscription is disabled; a day of margin.
-const RETRY_HORIZON: Duration = Duration::from_secs(2 * 24 * 3600);
 
-#[derive(Debug, Clone)]
-pub struct Calendly {
-    inner: Generic,
+/// Calendly's event ids, for its preset row.
+pub static HOOKS: Hooks = Hooks {
+    events,
+    id_note: "`{event}:{payload.uri}` (Calendly documents none)",
+    challenge: None,
+    handshake_body: None,
+};
+
+pub fn events(req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
+    let body = signature::json_object_body(req.body)?;
+    let event =
+        signature::json_path_text(&body, "event").ok_or(ExtractError::MissingEventId("event"))?;
+    let subject = signature::json_path_text(&body, "payload.uri").unwrap_or_else(|| {
+        signature::canonical_json_sha256(body.get("payload").unwrap_or(&Value::Null))
+    });
+    Ok(vec![EventMeta {
+        id: format!("{event}:{subject}"),
+        event_type: Some(event),
+    }])
 }
 
-impl Calendly {
-    pub fn new(tolerance: Duration) -> Result<Self, BuildError> {
-        let config = GenericConfig {
-            signature_format: SignatureFormat::KvList,
-            signed_content: Some("{ts}.{body}".into()),
-            id_from_body_sha256: true,
-            ..GenericConfig::new(SIGNATURE_HEADER, Encoding::Hex)
-        };
-        Ok(Calendly {
-            inner: Generic::new(config, tolerance)?,
-        })
-    }
-}
-
-impl Provider for Calendly {
-    fn name(&self) -> &'static str {
-        "calendly"
-    }
-
-    fn verify(
-        &self,
-        req: &Request<'_>,
-        secrets: &Secrets,
-        now: SystemTime,
-    ) -> Result<(), VerifyError> {
-        self.inner.verify(req, secrets, now)
-    }
-
-    fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
-        let body = signature::json_object_body(req.body)?;
-        let event = signature::json_path_text(&body, "event")
-            .ok_or(ExtractError::MissingEventId("event"))?;
-        let subject = signature::json_path_text(&body, "payload.uri").unwrap_or_else(|| {
-            signature::canonical_json_sha256(body.get("payload").unwrap_or(&Value::Null))
-        });
-        Ok(vec![EventMeta {
-            id: format!("{event}:{subject}"),
-            event_type: Some(event),
-        }])
-    }
-
-    fn example_body(&self, event_id: &str, event_type: &str) -> Vec<u8> {
-        serde_json::json!({
-            "event": event_type,
-            "created_by": "https://api.calendly.com/users/HOOKGATE",
-            "payload": {
-                "uri": format!("https://api.calendly.com/scheduled_events/HOOKGATE/invitees/{event_id}"),
-                "status": "active",
-            },
-        })
-        .to_string()
-        .into_bytes()
-    }
-
-    fn sign(
-        &self,
-        req: &SignRequest<'_>,
-        secret: &Secret,
-        now: SystemTime,
-    ) -> Result<Vec<(String, String)>, SignError> {
-        self.inner.sign(req, secret, now)
-    }
-
-    fn retry_horizon(&self) -> Duration {
-        RETRY_HORIZON
-    }
+pub fn example_body(event_id: &str, event_type: &str) -> Vec<u8> {
+    serde_json::json!({
+        "event": event_type,
+        "created_by": "https://api.calendly.com/users/HOOKGATE",
+        "payload": {
+            "uri": format!("https://api.calendly.com/scheduled_events/HOOKGATE/invitees/{event_id}"),
+            "status": "active",
+        },
+    })
+    .to_string()
+    .into_bytes()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preset::Preset;
     use crate::test_support::{at, flip_byte, pretty, secrets, TestRequest};
-    use crate::DEFAULT_TOLERANCE;
+    use crate::{Provider, VerifyError};
 
     // reference/providers.md §5.2 (derived): body {"id":1}.
     const KEY: &str = "calendly-signing-key";
@@ -111,8 +67,12 @@ mod tests {
     const BODY: &[u8] = br#"{"id":1}"#;
     const V1: &str = "b15f428ac73a515ae072d3b743f76211ed3c4cc6c11a77223768add631bfd9bc";
 
-    fn calendly() -> Calendly {
-        Calendly::new(DEFAULT_TOLERANCE).expect("preset builds")
+    fn calendly() -> Preset {
+        Preset::new(
+            crate::catalogue::preset("calendly").expect("row"),
+            &Default::default(),
+        )
+        .expect("preset builds")
     }
 
     fn request(header: &str) -> TestRequest {

@@ -105,6 +105,38 @@ impl Provider for Discord {
         signature::check_timestamp(timestamp, now, self.tolerance)
     }
 
+    fn handshake(&self) -> crate::Handshake {
+        crate::Handshake::Bespoke("PING (type 1) answered with PONG (signed POST)")
+    }
+
+    fn handshake_request(
+        &self,
+        url: &str,
+        secret: &Secret,
+        now: SystemTime,
+    ) -> Result<Option<crate::HandshakeRequest>, SignError> {
+        let challenge = format!("hookgate-{}", crate::signature::unix_millis(now));
+        let body = serde_json::json!({"type": 1, "id": challenge, "application_id": "hookgate"})
+            .to_string()
+            .into_bytes();
+        let headers = self.sign(
+            &SignRequest {
+                method: "POST",
+                url,
+                body: &body,
+                event_id: &challenge,
+            },
+            secret,
+            now,
+        )?;
+        Ok(Some(crate::HandshakeRequest {
+            method: "POST",
+            query: None,
+            headers,
+            body,
+        }))
+    }
+
     fn challenge(&self, req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
         let body: Value = serde_json::from_slice(req.body).ok()?;
         match (interaction_type(&body)?, body.get("event")) {
@@ -112,11 +144,15 @@ impl Provider for Discord {
                 status: 200,
                 content_type: "application/json",
                 body: br#"{"type":1}"#.to_vec(),
+                headers: Vec::new(),
+                confirm_url: None,
             }),
             (0, _) => Some(ChallengeResponse {
                 status: 204,
                 content_type: "text/plain",
                 body: Vec::new(),
+                headers: Vec::new(),
+                confirm_url: None,
             }),
             _ => None,
         }

@@ -24,6 +24,8 @@
 //! signature_encoding = "hex"            # required: hex | base64
 //! signed_content = "{ts}.{body}"        # default "{body}"
 //! id_json_path = "id"                   # or id_header = "…", or id_from_body_sha256 = true
+//!                                       # (id_json_paths = […] for a composite id,
+//!                                       #  "events[*].id" for one event per array item)
 //! type_json_path = "type"               # optional; or type_header = "…"
 //! ```
 
@@ -32,6 +34,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::signature::{self, Algorithm, Encoding};
 use crate::{
@@ -42,8 +45,11 @@ use crate::{
 /// Manual replays from provider dashboards can come days later; a week covers every "G"
 /// provider's documented schedule (Stripe, Paddle and Square retry for 3 days).
 const RETRY_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
-/// An `id_json_path` starting with this means: the body is a JSON array, one event per element.
-const BATCH_PREFIX: &str = "[*].";
+/// In an `id_json_path`, `[*].` marks a JSON array with one event per element: `[*].id` for an
+/// array body, `events[*].id` for an array at `events`.
+const BATCH_MARKER: &str = "[*].";
+/// Between the parts of a composite id (`id_json_paths`).
+const COMPOSITE_SEPARATOR: &str = ":";
 const DEFAULT_SIGNED_CONTENT: &str = "{body}";
 const DEFAULT_PAIR_SEPARATOR: &str = ",";
 const DEFAULT_KV_SEPARATOR: &str = "=";
@@ -77,8 +83,27 @@ pub struct GenericConfig {
     pub signature_key: Option<String>,
     /// `kv_list` format: the key of the timestamp entry (default `t`; Paddle `ts`). The
     /// timestamp source of a `kv_list` header unless `timestamp_header`/`timestamp_json_path`
-    /// is set.
+    /// is set or `untimed` is true.
     pub timestamp_key: Option<String>,
+    /// `kv_list` format: groups of pairs separated by this (Persona sends `t=…,v1=… t=…,v1=…`
+    /// during rotation); the groups must agree on the timestamp.
+    pub group_separator: Option<String>,
+    /// `kv_list` format: the header carries signatures only, no timestamp (PagerDuty
+    /// `v1=…,v1=…`).
+    #[serde(default)]
+    pub untimed: bool,
+    /// More headers carrying signatures of the same content, in the same layout: every one
+    /// present is tried (Box `BOX-SIGNATURE-SECONDARY`, DocuSign `X-DocuSign-Signature-2…`).
+    #[serde(default)]
+    pub extra_signature_headers: Vec<String>,
+    /// A legacy signature header consulted **only when none of the signature headers above is
+    /// present** (GitHub's `X-Hub-Signature: sha1=…` next to `X-Hub-Signature-256`): accepting
+    /// it next to a failing primary would let a request downgrade itself to the weaker MAC.
+    pub fallback_signature_header: Option<String>,
+    /// The fallback header's prefix (e.g. `sha1=`); none: the whole value is the signature.
+    pub fallback_signature_prefix: Option<String>,
+    /// The fallback header's hash (default: `algorithm`).
+    pub fallback_algorithm: Option<Algorithm>,
     /// `space_list` format: the version whose signatures count (default `v1`).
     pub version: Option<String>,
     /// `hex` or `base64`.
@@ -91,16 +116,31 @@ pub struct GenericConfig {
     pub timestamp_json_path: Option<String>,
     /// `s` (default) or `ms`.
     pub timestamp_unit: Option<TimestampUnit>,
+    /// `unix` (default: decimal digits in `timestamp_unit`) or `rfc3339` (Twitch, Box,
+    /// Zendesk: the date-time text is signed as received and checked to the second).
+    pub timestamp_format: Option<TimestampFormat>,
     /// Event id from a header (GitHub, Shopify, Svix, Linear).
     pub id_header: Option<String>,
-    /// Event id from the JSON body (`id`, `data.id`); `[*].eventId` for array bodies.
+    /// Headers tried in order when `id_header` is absent (Shopify: `Shopify-Event-Id`,
+    /// `X-Shopify-Webhook-Id`, …).
+    #[serde(default)]
+    pub id_header_fallbacks: Vec<String>,
+    /// Event id from the JSON body (`id`, `data.id`); `[*].eventId` for array bodies,
+    /// `events[*].id` for an array of events at `events`.
     pub id_json_path: Option<String>,
+    /// A composite event id for providers that document a tuple instead of one id
+    /// (Paystack `event` + `data.id`): the values joined by `:`, every one required. The same
+    /// `[*].` rule as `id_json_path` applies, with one array for all parts.
+    pub id_json_paths: Option<Vec<String>>,
     /// Event id = hex SHA-256 of the body. Only for providers that document no id (Zoom,
     /// Calendly): a retry whose body differs becomes a new event.
     #[serde(default)]
     pub id_from_body_sha256: bool,
     /// Event type from a header.
     pub type_header: Option<String>,
+    /// Headers tried in order when `type_header` is absent.
+    #[serde(default)]
+    pub type_header_fallbacks: Vec<String>,
     /// Event type from the JSON body (`[*].…` for array bodies).
     pub type_json_path: Option<String>,
 }
@@ -120,16 +160,26 @@ impl GenericConfig {
             kv_separator: None,
             signature_key: None,
             timestamp_key: None,
+            group_separator: None,
+            untimed: false,
+            extra_signature_headers: Vec::new(),
+            fallback_signature_header: None,
+            fallback_signature_prefix: None,
+            fallback_algorithm: None,
             version: None,
             signature_encoding,
             signed_content: None,
             timestamp_header: None,
             timestamp_json_path: None,
             timestamp_unit: None,
+            timestamp_format: None,
             id_header: None,
+            id_header_fallbacks: Vec::new(),
             id_json_path: None,
+            id_json_paths: None,
             id_from_body_sha256: false,
             type_header: None,
+            type_header_fallbacks: Vec::new(),
             type_json_path: None,
         }
     }
@@ -146,13 +196,22 @@ pub enum KeyEncoding {
     Base64,
     /// Hex (Adyen).
     Hex,
+    /// Base64 without any prefix, decoded (Airtable `macSecretBase64`, Microsoft Teams
+    /// security tokens); the same decoder as `base64`.
+    #[serde(rename = "base64_plain")]
+    Base64Plain,
+    /// The text after Unicode NFKD normalisation (EasyPost: `é` becomes `e` + U+0301).
+    Nfkd,
 }
 
 impl KeyEncoding {
     fn decode(self, secret: &[u8]) -> Option<Vec<u8>> {
         let key = match self {
             KeyEncoding::Utf8 => Some(secret.to_vec()),
-            KeyEncoding::Base64 => signature::decode_whsec(secret),
+            KeyEncoding::Base64 | KeyEncoding::Base64Plain => signature::decode_whsec(secret),
+            KeyEncoding::Nfkd => std::str::from_utf8(secret)
+                .ok()
+                .map(|text| text.nfkd().collect::<String>().into_bytes()),
             KeyEncoding::Hex => std::str::from_utf8(secret)
                 .ok()
                 .and_then(|text| hex::decode(text.trim()).ok()),
@@ -174,6 +233,17 @@ pub enum SignatureFormat {
     KvList,
     /// `v1,<sig> v1,<sig>` (Standard Webhooks).
     SpaceList,
+    /// `<timestamp>,<sig>[,<sig>…]`: the first entry is the timestamp (Recurly).
+    TimestampList,
+}
+
+/// How a timestamp is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampFormat {
+    #[default]
+    Unix,
+    Rfc3339,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -191,15 +261,28 @@ pub struct Generic {
     algorithm: Algorithm,
     key_encoding: KeyEncoding,
     signature_header: &'static str,
+    extra_signature_headers: &'static [&'static str],
+    fallback: Option<Fallback>,
     layout: Layout,
     encoding: Encoding,
     template: Vec<Segment>,
     timestamp: Option<TimestampSource>,
     timestamp_unit: TimestampUnit,
+    timestamp_format: TimestampFormat,
     id: IdSource,
     event_type: Option<TypeSource>,
+    id_fallbacks: &'static [&'static str],
+    type_fallbacks: &'static [&'static str],
     kept_headers: &'static [&'static str],
     tolerance: Duration,
+}
+
+/// The legacy signature header of [`GenericConfig::fallback_signature_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fallback {
+    header: &'static str,
+    prefix: Option<&'static str>,
+    algorithm: Algorithm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +290,7 @@ enum Layout {
     Raw,
     Prefix(String),
     KvList {
+        group_separator: Option<String>,
         pair_separator: String,
         kv_separator: String,
         signature_key: String,
@@ -214,6 +298,7 @@ enum Layout {
         timestamp_key: Option<String>,
     },
     SpaceList(String),
+    TimestampList,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,13 +322,24 @@ enum TimestampSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum IdSource {
     Header(&'static str),
+    /// `paths` (one, or the parts of a composite id) are relative to each element of the
+    /// array at `array` (`Some("")`: the body itself is the array) or to the body.
     /// `label` is the configured path as written, for error messages.
     JsonPath {
-        path: &'static str,
-        batch: bool,
+        paths: &'static [&'static str],
+        array: Option<&'static str>,
         label: &'static str,
     },
     BodySha256,
+}
+
+impl IdSource {
+    fn array(self) -> Option<&'static str> {
+        match self {
+            IdSource::JsonPath { array, .. } => array,
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,6 +442,11 @@ fn misplaced(cfg: &GenericConfig) -> Option<&'static str> {
             SignatureFormat::KvList,
         ),
         ("version", cfg.version.is_some(), SignatureFormat::SpaceList),
+        (
+            "group_separator",
+            cfg.group_separator.is_some(),
+            SignatureFormat::KvList,
+        ),
     ];
     checks
         .into_iter()
@@ -384,14 +485,28 @@ fn timestamp_source(cfg: &GenericConfig) -> Result<Option<TimestampSource>, Buil
             "timestamp_json_path",
             path,
         )?))
-    } else if cfg.signature_format == SignatureFormat::KvList {
+    } else if (cfg.signature_format == SignatureFormat::KvList && !cfg.untimed)
+        || cfg.signature_format == SignatureFormat::TimestampList
+    {
         Some(TimestampSource::SignatureHeader)
     } else {
         None
     };
-    if source.is_none() && cfg.timestamp_unit.is_some() {
+    if cfg.untimed
+        && (cfg.timestamp_key.is_some() || cfg.signature_format != SignatureFormat::KvList)
+    {
         return Err(invalid(
-            "timestamp_unit is set but there is no timestamp source",
+            "untimed applies to signature_format = \"kv_list\" without timestamp_key",
+        ));
+    }
+    if source.is_none() && (cfg.timestamp_unit.is_some() || cfg.timestamp_format.is_some()) {
+        return Err(invalid(
+            "timestamp_unit/timestamp_format is set but there is no timestamp source",
+        ));
+    }
+    if cfg.timestamp_format == Some(TimestampFormat::Rfc3339) && cfg.timestamp_unit.is_some() {
+        return Err(invalid(
+            "timestamp_unit does not apply to rfc3339 timestamps",
         ));
     }
     Ok(source)
@@ -432,13 +547,24 @@ fn layout(cfg: &GenericConfig, timestamp: Option<TimestampSource>) -> Result<Lay
                 }
                 _ => None,
             };
+            let group_separator = match cfg.group_separator.as_deref() {
+                None => None,
+                Some(sep) if sep.is_empty() || sep == pair_separator || sep == kv_separator => {
+                    return Err(invalid(
+                        "group_separator must be non-empty and differ from the other separators",
+                    ))
+                }
+                Some(sep) => Some(sep.to_owned()),
+            };
             Layout::KvList {
+                group_separator,
                 pair_separator,
                 kv_separator,
                 signature_key,
                 timestamp_key,
             }
         }
+        SignatureFormat::TimestampList => Layout::TimestampList,
         SignatureFormat::SpaceList => {
             let version = non_empty("version", cfg.version.as_deref(), DEFAULT_VERSION)?;
             if version.contains([',', ' ', '\t']) {
@@ -488,64 +614,82 @@ fn template(
     Ok(template)
 }
 
+/// Split a configured id/type path at its `[*].` marker: (array path, element path).
+fn split_batch(configured: &str) -> (Option<&str>, &str) {
+    match configured.split_once(BATCH_MARKER) {
+        Some((array, element)) => (Some(array), element),
+        None => (None, configured),
+    }
+}
+
 /// Exactly one id source; hashing the body only when asked for.
 fn id_source(cfg: &GenericConfig) -> Result<IdSource, BuildError> {
     let sources = [
         cfg.id_header.is_some(),
         cfg.id_json_path.is_some(),
+        cfg.id_json_paths.is_some(),
         cfg.id_from_body_sha256,
     ];
     match sources.into_iter().filter(|set| *set).count() {
         0 => {
             return Err(invalid(
-                "needs an event id source: id_header, id_json_path, or id_from_body_sha256 = true \
-                 (only for providers that document no id)",
+                "needs an event id source: id_header, id_json_path, id_json_paths, or \
+                 id_from_body_sha256 = true (only for providers that document no id)",
             ))
         }
         1 => {}
         _ => {
             return Err(invalid(
-                "set exactly one of id_header, id_json_path, id_from_body_sha256",
+                "set exactly one of id_header, id_json_path, id_json_paths, id_from_body_sha256",
             ))
         }
     }
-    Ok(if let Some(name) = &cfg.id_header {
-        IdSource::Header(header_name("id_header", name)?)
-    } else if let Some(configured) = &cfg.id_json_path {
-        let (batch, path) = match configured.strip_prefix(BATCH_PREFIX) {
-            Some(path) => (true, path),
-            None => (false, configured.as_str()),
-        };
-        IdSource::JsonPath {
-            path: json_path("id_json_path", path)?,
-            batch,
-            label: leak(configured.clone()),
+    if let Some(name) = &cfg.id_header {
+        return Ok(IdSource::Header(header_name("id_header", name)?));
+    }
+    let configured: Vec<&str> = match (&cfg.id_json_path, &cfg.id_json_paths) {
+        (Some(path), _) => vec![path.as_str()],
+        (None, Some(paths)) if !paths.is_empty() => paths.iter().map(String::as_str).collect(),
+        (None, Some(_)) => return Err(invalid("id_json_paths must not be empty")),
+        (None, None) => return Ok(IdSource::BodySha256),
+    };
+    let array = split_batch(configured[0]).0;
+    let mut paths = Vec::new();
+    for text in &configured {
+        let (this_array, element) = split_batch(text);
+        if this_array != array {
+            return Err(invalid(
+                "every id_json_paths entry must name the same [*]. array",
+            ));
         }
-    } else {
-        IdSource::BodySha256
+        paths.push(json_path("id_json_path", element)?);
+    }
+    if let Some(array) = array.filter(|a| !a.is_empty()) {
+        json_path("id_json_path", array)?;
+    }
+    Ok(IdSource::JsonPath {
+        paths: Box::leak(paths.into_boxed_slice()),
+        array: array.map(|a| leak(a.to_owned())),
+        label: leak(configured.join(" + ")),
     })
 }
 
-/// At most one type source; a JSON path is per element exactly when the id path is.
-fn type_source(cfg: &GenericConfig, batch: bool) -> Result<Option<TypeSource>, BuildError> {
+/// At most one type source; a JSON path is per element exactly when the id path is, and of
+/// the same array.
+fn type_source(
+    cfg: &GenericConfig,
+    array: Option<&'static str>,
+) -> Result<Option<TypeSource>, BuildError> {
     match (&cfg.type_header, &cfg.type_json_path) {
         (Some(_), Some(_)) => Err(invalid("set at most one of type_header, type_json_path")),
         (Some(name), None) => Ok(Some(TypeSource::Header(header_name("type_header", name)?))),
         (None, Some(configured)) => {
-            let path = match (configured.strip_prefix(BATCH_PREFIX), batch) {
-                (Some(path), true) => path,
-                (None, false) => configured.as_str(),
-                (Some(_), false) => {
-                    return Err(invalid(
-                        "type_json_path starts with [*]. but id_json_path does not",
-                    ))
-                }
-                (None, true) => {
-                    return Err(invalid(
-                        "id_json_path reads an array body ([*].), so type_json_path must too",
-                    ))
-                }
-            };
+            let (type_array, path) = split_batch(configured);
+            if type_array != array {
+                return Err(invalid(
+                    "type_json_path must read the same [*]. array as the id (or none when the id does not)",
+                ));
+            }
             Ok(Some(TypeSource::JsonPath(json_path(
                 "type_json_path",
                 path,
@@ -570,7 +714,42 @@ impl Generic {
         let layout = layout(&cfg, timestamp)?;
         let id = id_source(&cfg)?;
         let template = template(&cfg, timestamp, matches!(id, IdSource::Header(_)))?;
-        let event_type = type_source(&cfg, matches!(id, IdSource::JsonPath { batch: true, .. }))?;
+        let event_type = type_source(&cfg, id.array())?;
+        let headers =
+            |setting: &str, names: &[String]| -> Result<&'static [&'static str], BuildError> {
+                let names: Vec<&'static str> = names
+                    .iter()
+                    .map(|name| header_name(setting, name))
+                    .collect::<Result<_, _>>()?;
+                Ok(Box::leak(names.into_boxed_slice()))
+            };
+        let extra_signature_headers =
+            headers("extra_signature_headers", &cfg.extra_signature_headers)?;
+        let id_fallbacks = headers("id_header_fallbacks", &cfg.id_header_fallbacks)?;
+        let type_fallbacks = headers("type_header_fallbacks", &cfg.type_header_fallbacks)?;
+        if !id_fallbacks.is_empty() && !matches!(id, IdSource::Header(_)) {
+            return Err(invalid("id_header_fallbacks needs id_header"));
+        }
+        if !type_fallbacks.is_empty() && !matches!(event_type, Some(TypeSource::Header(_))) {
+            return Err(invalid("type_header_fallbacks needs type_header"));
+        }
+        let fallback = match &cfg.fallback_signature_header {
+            Some(name) => Some(Fallback {
+                header: header_name("fallback_signature_header", name)?,
+                prefix: cfg
+                    .fallback_signature_prefix
+                    .as_deref()
+                    .filter(|p| !p.is_empty())
+                    .map(|p| leak(p.to_owned())),
+                algorithm: cfg.fallback_algorithm.unwrap_or(cfg.algorithm),
+            }),
+            None if cfg.fallback_signature_prefix.is_some() || cfg.fallback_algorithm.is_some() => {
+                return Err(invalid(
+                    "fallback_signature_prefix / fallback_algorithm need fallback_signature_header",
+                ))
+            }
+            None => None,
+        };
 
         // Worth keeping with the event: the id and type headers (never the signature).
         let kept: Vec<&'static str> = [
@@ -585,18 +764,25 @@ impl Generic {
         ]
         .into_iter()
         .flatten()
-        .filter(|name| *name != signature_header)
+        .chain(id_fallbacks.iter().copied())
+        .chain(type_fallbacks.iter().copied())
+        .filter(|name| *name != signature_header && !extra_signature_headers.contains(name))
         .collect();
 
         Ok(Generic {
             algorithm: cfg.algorithm,
             key_encoding: cfg.key_encoding,
             signature_header,
+            extra_signature_headers,
+            fallback,
+            id_fallbacks,
+            type_fallbacks,
             layout,
             encoding: cfg.signature_encoding,
             template,
             timestamp,
             timestamp_unit: cfg.timestamp_unit.unwrap_or_default(),
+            timestamp_format: cfg.timestamp_format.unwrap_or_default(),
             id,
             event_type,
             kept_headers: Box::leak(kept.into_boxed_slice()),
@@ -617,24 +803,43 @@ impl Generic {
                 Ok((vec![signature], None))
             }
             Layout::KvList {
+                group_separator,
                 pair_separator,
                 kv_separator,
                 signature_key,
                 timestamp_key,
             } => {
+                let groups: Vec<&str> = match group_separator {
+                    Some(sep) => header.split(sep.as_str()).collect(),
+                    None => vec![header],
+                };
                 let mut signatures = Vec::new();
                 let mut timestamp = None;
-                for (key, value) in signature::kv_pairs(header, pair_separator, kv_separator) {
-                    if Some(key) == timestamp_key.as_deref() {
-                        // Two timestamps make the signed content ambiguous.
-                        if timestamp.replace(value).is_some() {
-                            return Err(malformed);
+                for group in groups {
+                    for (key, value) in signature::kv_pairs(group, pair_separator, kv_separator) {
+                        if Some(key) == timestamp_key.as_deref() {
+                            // Two different timestamps make the signed content ambiguous
+                            // (groups repeating the same one are rotation, not ambiguity).
+                            if timestamp
+                                .replace(value)
+                                .is_some_and(|earlier| earlier != value)
+                            {
+                                return Err(malformed);
+                            }
+                        } else if key == signature_key {
+                            signatures.push(value);
                         }
-                    } else if key == signature_key {
-                        signatures.push(value);
                     }
                 }
                 Ok((signatures, timestamp))
+            }
+            Layout::TimestampList => {
+                let mut entries = header.split(',').map(str::trim);
+                let timestamp = entries
+                    .next()
+                    .filter(|ts| !ts.is_empty())
+                    .ok_or(malformed)?;
+                Ok((entries.collect(), Some(timestamp)))
             }
             Layout::SpaceList(version) => {
                 Ok((signature::space_list(header, version).collect(), None))
@@ -642,7 +847,152 @@ impl Generic {
         }
     }
 
+    /// The header carrying the signature.
+    pub fn signature_header(&self) -> &'static str {
+        self.signature_header
+    }
+
+    /// Whether the template covers the URL (the source then needs its exact `public_url`).
+    pub fn signs_url(&self) -> bool {
+        self.template.contains(&Segment::Url)
+    }
+
+    /// Whether a timestamp is checked (the source's `tolerance` applies).
+    pub fn is_timestamped(&self) -> bool {
+        self.timestamp.is_some()
+    }
+
+    /// Whether `body` is a batch body whose events array is present and empty (LINE's
+    /// "Verify" button, Xero's intent-to-receive, idle heartbeats).
+    pub fn is_empty_batch(&self, body: &[u8]) -> bool {
+        let Some(array) = self.id.array() else {
+            return false;
+        };
+        let Ok(document) = serde_json::from_slice::<Value>(body) else {
+            return false;
+        };
+        let items = if array.is_empty() {
+            Some(&document)
+        } else {
+            signature::json_path(&document, array)
+        };
+        matches!(items, Some(Value::Array(items)) if items.is_empty())
+    }
+
+    /// A batch body with its events array present and empty (`{"events":[]}`), or `[]`.
+    pub fn empty_batch_body(&self) -> Vec<u8> {
+        let body = match self.id.array() {
+            None | Some("") => Value::Array(Vec::new()),
+            Some(path) => {
+                let mut outer = Map::new();
+                let segments: Vec<&str> = path.split('.').collect();
+                insert_at(&mut outer, &segments, Value::Array(Vec::new()));
+                Value::Object(outer)
+            }
+        };
+        body.to_string().into_bytes()
+    }
+
+    /// The scheme in one line, e.g. ``HMAC-SHA256 hex of `{ts}.{body}` in `Mux-Signature` ``.
+    pub fn describe_scheme(&self) -> String {
+        let algorithm = match self.algorithm {
+            Algorithm::Sha256 => "HMAC-SHA256",
+            Algorithm::Sha1 => "HMAC-SHA1",
+            Algorithm::Sha512 => "HMAC-SHA512",
+        };
+        let encoding = match self.encoding {
+            Encoding::Hex => "hex",
+            Encoding::Base64 => "base64",
+            Encoding::Base64url => "base64url",
+        };
+        let template: String = self
+            .template
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(text) => *text,
+                Segment::Id => "{id}",
+                Segment::Timestamp => "{ts}",
+                Segment::Body => "{body}",
+                Segment::Method => "{method}",
+                Segment::Url => "{url}",
+            })
+            .collect();
+        let layout = match &self.layout {
+            Layout::Raw => String::new(),
+            Layout::Prefix(prefix) => format!(" after `{prefix}`"),
+            Layout::KvList {
+                pair_separator,
+                kv_separator,
+                signature_key,
+                timestamp_key,
+                ..
+            } => match timestamp_key {
+                Some(ts) => format!(
+                    " as `{ts}{kv_separator}…{pair_separator}{signature_key}{kv_separator}…`"
+                ),
+                None => format!(" as `{signature_key}{kv_separator}…`"),
+            },
+            Layout::SpaceList(version) => format!(" as `{version},…` list"),
+            Layout::TimestampList => " as `{ts},sig,…`".to_string(),
+        };
+        let key = match self.key_encoding {
+            KeyEncoding::Utf8 => "",
+            KeyEncoding::Base64 => ", key base64 (`whsec_` optional)",
+            KeyEncoding::Base64Plain => ", key base64-decoded",
+            KeyEncoding::Hex => ", key hex-decoded",
+            KeyEncoding::Nfkd => ", key NFKD-normalised",
+        };
+        let mut headers = vec![format!("`{}`", self.signature_header)];
+        headers.extend(
+            self.extra_signature_headers
+                .iter()
+                .map(|h| format!("`{h}`")),
+        );
+        let timestamp = match self.timestamp {
+            Some(TimestampSource::Header(name)) => format!(", {{ts}} from `{name}`"),
+            Some(TimestampSource::JsonPath(path)) => format!(", timestamp from body `{path}`"),
+            _ => String::new(),
+        };
+        let unit = match (
+            self.timestamp.is_some(),
+            self.timestamp_format,
+            self.timestamp_unit,
+        ) {
+            (false, _, _) => "",
+            (true, TimestampFormat::Rfc3339, _) => " (RFC 3339)",
+            (true, _, TimestampUnit::Milliseconds) => " (ms)",
+            (true, _, TimestampUnit::Seconds) => "",
+        };
+        format!(
+            "{algorithm} {encoding} of `{template}` in {}{layout}{timestamp}{unit}{key}",
+            headers.join(" / ")
+        )
+    }
+
+    /// Where the event id comes from, in one line.
+    pub fn describe_id(&self) -> String {
+        match self.id {
+            IdSource::Header(name) => format!("header `{name}`"),
+            IdSource::BodySha256 => "SHA-256 of the body (no documented id)".into(),
+            IdSource::JsonPath { array, label, .. } => match array {
+                Some(_) => format!("body `{label}` (one event per item)"),
+                None => format!("body `{label}`"),
+            },
+        }
+    }
+
+    /// A timestamp's value in its configured format (seconds for `rfc3339`).
+    fn parse_timestamp(&self, text: &str) -> Option<i64> {
+        match self.timestamp_format {
+            TimestampFormat::Unix => signature::parse_unix_timestamp(text),
+            TimestampFormat::Rfc3339 => signature::parse_rfc3339(text),
+        }
+    }
+
     fn check_timestamp(&self, timestamp: i64, now: SystemTime) -> Result<(), VerifyError> {
+        if self.timestamp_format == TimestampFormat::Rfc3339 {
+            return signature::check_timestamp(timestamp, now, self.tolerance);
+        }
         match self.timestamp_unit {
             TimestampUnit::Seconds => signature::check_timestamp(timestamp, now, self.tolerance),
             TimestampUnit::Milliseconds => {
@@ -652,6 +1002,9 @@ impl Generic {
     }
 
     fn now_text(&self, now: SystemTime) -> String {
+        if self.timestamp_format == TimestampFormat::Rfc3339 {
+            return signature::format_rfc3339(now);
+        }
         match self.timestamp_unit {
             TimestampUnit::Seconds => signature::unix_seconds(now).to_string(),
             TimestampUnit::Milliseconds => signature::unix_millis(now).to_string(),
@@ -680,10 +1033,9 @@ impl Generic {
 
     fn event_type_of(&self, req: &Request<'_>, element: Option<&Value>) -> Option<String> {
         match self.event_type? {
-            TypeSource::Header(name) => req
-                .header(name)
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
+            TypeSource::Header(name) => std::iter::once(name)
+                .chain(self.type_fallbacks.iter().copied())
+                .find_map(|name| req.header(name).map(str::trim).filter(|t| !t.is_empty()))
                 .map(str::to_string),
             TypeSource::JsonPath(path) => match element {
                 Some(value) => signature::json_path_text(value, path),
@@ -699,6 +1051,7 @@ fn format_name(format: SignatureFormat) -> &'static str {
         SignatureFormat::Prefix => "prefix",
         SignatureFormat::KvList => "kv_list",
         SignatureFormat::SpaceList => "space_list",
+        SignatureFormat::TimestampList => "timestamp_list",
     }
 }
 
@@ -708,6 +1061,15 @@ struct SignedInput<'a> {
     method: &'a str,
     url: &'a str,
     body: &'a [u8],
+}
+
+/// The id at `paths` in `element`: one value, or every part of a composite joined by `:`.
+fn composite_id(element: &Value, paths: &[&str]) -> Option<String> {
+    let parts: Option<Vec<String>> = paths
+        .iter()
+        .map(|path| signature::json_path_text(element, path))
+        .collect();
+    Some(parts?.join(COMPOSITE_SEPARATOR))
 }
 
 /// Put `leaf` at the dotted `path` in `map`, creating objects on the way.
@@ -745,22 +1107,50 @@ impl Provider for Generic {
         if secrets.is_empty() {
             return Err(VerifyError::NoSecret);
         }
-        let header = signature::required_header(req, self.signature_header)?;
-        let (presented, kv_timestamp) = self.parse_signature_header(header)?;
+        let mut presented = Vec::new();
+        let mut kv_timestamp = None;
+        let mut found = false;
+        for &name in std::iter::once(&self.signature_header).chain(self.extra_signature_headers) {
+            let header = match signature::required_header(req, name) {
+                Ok(header) => header,
+                Err(VerifyError::MissingHeader(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            found = true;
+            let (signatures, timestamp) = self.parse_signature_header(header)?;
+            presented.extend(signatures);
+            kv_timestamp = kv_timestamp.or(timestamp);
+        }
+        let mut algorithm = self.algorithm;
+        if !found {
+            let fallback = self
+                .fallback
+                .filter(|fb| req.headers.contains_key(fb.header))
+                .ok_or(VerifyError::MissingHeader(self.signature_header))?;
+            let header = signature::required_header(req, fallback.header)?;
+            let value = match fallback.prefix {
+                Some(prefix) => signature::strip_prefix(header, prefix)
+                    .ok_or(VerifyError::MalformedHeader(fallback.header))?,
+                None => header.trim(),
+            };
+            presented.push(value);
+            algorithm = fallback.algorithm;
+        }
 
         // The timestamp text goes into the MAC exactly as received; its value is checked
         // only after the MAC, so `stale_timestamp` counts authentic requests only.
         let header_timestamp = match self.timestamp {
             Some(TimestampSource::Header(name)) => {
                 let text = signature::required_header(req, name)?.trim();
-                let value = signature::parse_unix_timestamp(text)
+                let value = self
+                    .parse_timestamp(text)
                     .ok_or(VerifyError::MalformedHeader(name))?;
                 Some((text, value))
             }
             Some(TimestampSource::SignatureHeader) => {
                 let malformed = VerifyError::MalformedHeader(self.signature_header);
                 let text = kv_timestamp.ok_or(malformed.clone())?;
-                let value = signature::parse_unix_timestamp(text).ok_or(malformed)?;
+                let value = self.parse_timestamp(text).ok_or(malformed)?;
                 Some((text, value))
             }
             Some(TimestampSource::JsonPath(_)) | None => None,
@@ -781,7 +1171,7 @@ impl Provider for Generic {
             body: req.body,
         };
         let parts = self.signed_parts(input, id, header_timestamp.map_or("", |(text, _)| text));
-        if !signature::any_signature_matches(self.algorithm, &keys, &parts, &presented) {
+        if !signature::any_signature_matches(algorithm, &keys, &parts, &presented) {
             return Err(VerifyError::SignatureMismatch);
         }
 
@@ -791,7 +1181,7 @@ impl Provider for Generic {
                 // A signed body without a readable timestamp cannot be shown to be fresh, so
                 // it is refused as stale (there is no header to call missing).
                 let value = signature::body_json_text(req.body, path)
-                    .and_then(|text| signature::parse_unix_timestamp(&text))
+                    .and_then(|text| self.parse_timestamp(&text))
                     .ok_or(VerifyError::StaleTimestamp)?;
                 self.check_timestamp(value, now)
             }
@@ -802,10 +1192,9 @@ impl Provider for Generic {
     fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
         match self.id {
             IdSource::Header(name) => {
-                let id = req
-                    .header(name)
-                    .map(str::trim)
-                    .filter(|id| !id.is_empty())
+                let id = std::iter::once(name)
+                    .chain(self.id_fallbacks.iter().copied())
+                    .find_map(|name| req.header(name).map(str::trim).filter(|id| !id.is_empty()))
                     .ok_or(ExtractError::MissingEventId(name))?;
                 Ok(vec![EventMeta {
                     id: id.to_string(),
@@ -816,26 +1205,40 @@ impl Provider for Generic {
                 id: hex::encode(Sha256::digest(req.body)),
                 event_type: self.event_type_of(req, None),
             }]),
-            IdSource::JsonPath { path, batch, label } => {
+            IdSource::JsonPath {
+                paths,
+                array,
+                label,
+            } => {
                 let document: Value = serde_json::from_slice(req.body)
                     .map_err(|_| ExtractError::MalformedBody("body is not JSON"))?;
-                let elements = if batch {
-                    match &document {
-                        Value::Array(items) if !items.is_empty() => items.iter().collect(),
-                        Value::Array(_) => return Err(ExtractError::MissingEventId(label)),
-                        _ => {
-                            return Err(ExtractError::MalformedBody(
-                                "expected a JSON array of events",
-                            ))
+                let elements: Vec<&Value> = match array {
+                    Some(array) => {
+                        let items = if array.is_empty() {
+                            Some(&document)
+                        } else {
+                            signature::json_path(&document, array)
+                        };
+                        match items {
+                            Some(Value::Array(items)) if !items.is_empty() => {
+                                items.iter().collect()
+                            }
+                            Some(Value::Array(_)) => {
+                                return Err(ExtractError::MissingEventId(label))
+                            }
+                            _ => {
+                                return Err(ExtractError::MalformedBody(
+                                    "expected a JSON array of events",
+                                ))
+                            }
                         }
                     }
-                } else {
-                    vec![&document]
+                    None => vec![&document],
                 };
                 elements
                     .into_iter()
                     .map(|element| {
-                        let id = signature::json_path_text(element, path)
+                        let id = composite_id(element, paths)
                             .ok_or(ExtractError::MissingEventId(label))?;
                         Ok(EventMeta {
                             id,
@@ -864,17 +1267,29 @@ impl Provider for Generic {
                 element.insert("type".into(), Value::from(event_type));
             }
         }
-        // The id goes in last so that it wins if the two paths overlap.
-        let (id_path, batch) = match self.id {
-            IdSource::JsonPath { path, batch, .. } => (path, batch),
-            _ => ("id", false),
+        // The id goes in last so that it wins if the paths overlap; every part of a composite
+        // id carries the event id.
+        let (id_paths, array): (&[&str], _) = match self.id {
+            IdSource::JsonPath { paths, array, .. } => (paths, array),
+            _ => (&["id"], None),
         };
-        let segments: Vec<&str> = id_path.split('.').collect();
-        insert_at(&mut element, &segments, Value::from(event_id));
-        let body = if batch {
-            Value::Array(vec![Value::Object(element)])
-        } else {
-            Value::Object(element)
+        for path in id_paths {
+            let segments: Vec<&str> = path.split('.').collect();
+            insert_at(&mut element, &segments, Value::from(event_id));
+        }
+        let body = match array {
+            None => Value::Object(element),
+            Some("") => Value::Array(vec![Value::Object(element)]),
+            Some(path) => {
+                let mut outer = Map::new();
+                let segments: Vec<&str> = path.split('.').collect();
+                insert_at(
+                    &mut outer,
+                    &segments,
+                    Value::Array(vec![Value::Object(element)]),
+                );
+                Value::Object(outer)
+            }
         };
         body.to_string().into_bytes()
     }
@@ -920,11 +1335,13 @@ impl Provider for Generic {
                 kv_separator,
                 signature_key,
                 timestamp_key,
+                ..
             } => match timestamp_key {
                 Some(ts_key) => format!("{ts_key}{kv_separator}{timestamp}{pair_separator}{signature_key}{kv_separator}{mac}"),
                 None => format!("{signature_key}{kv_separator}{mac}"),
             },
             Layout::SpaceList(version) => format!("{version},{mac}"),
+            Layout::TimestampList => format!("{timestamp},{mac}"),
         };
 
         let mut headers = vec![(self.signature_header.to_owned(), value)];

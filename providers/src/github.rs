@@ -5,117 +5,28 @@
 //! GitHub sends both, and accepting SHA-1 next to a failing SHA-256 would let a request
 //! downgrade itself to the weaker MAC. No timestamp is signed; the delivery GUID
 //! (`X-GitHub-Delivery`, unchanged on redelivery) is the event id.
-
-use std::time::{Duration, SystemTime};
-
-use crate::signature::{self, Algorithm, Encoding};
-use crate::{
-    test_event_type, EventMeta, ExtractError, Provider, Request, Secret, Secrets, SignError,
-    SignRequest, VerifyError,
-};
+//!
+//! GitHub is a preset of the generic verifier ([`crate::catalogue`]): the legacy header is its
+//! `fallback_signature_header`. This module keeps GitHub's names and its tests.
 
 pub const SIGNATURE_256_HEADER: &str = "x-hub-signature-256";
 pub const SIGNATURE_SHA1_HEADER: &str = "x-hub-signature";
-const SHA256_PREFIX: &str = "sha256=";
-const SHA1_PREFIX: &str = "sha1=";
-const DELIVERY_HEADER: &str = "x-github-delivery";
-const EVENT_HEADER: &str = "x-github-event";
-const KEPT_HEADERS: &[&str] = &[EVENT_HEADER, DELIVERY_HEADER, "x-github-hook-id"];
-/// GitHub never retries on its own; manual or API redelivery works for 3 days. One day margin.
-const RETRY_HORIZON: Duration = Duration::from_secs(4 * 24 * 3600);
-
-#[derive(Debug, Clone, Default)]
-pub struct GitHub;
-
-impl GitHub {
-    pub fn new() -> Self {
-        GitHub
-    }
-}
-
-impl Provider for GitHub {
-    fn name(&self) -> &'static str {
-        "github"
-    }
-
-    fn verify(
-        &self,
-        req: &Request<'_>,
-        secrets: &Secrets,
-        _now: SystemTime,
-    ) -> Result<(), VerifyError> {
-        if secrets.is_empty() {
-            return Err(VerifyError::NoSecret);
-        }
-        let (algorithm, header_name, prefix) = if req.headers.contains_key(SIGNATURE_256_HEADER) {
-            (Algorithm::Sha256, SIGNATURE_256_HEADER, SHA256_PREFIX)
-        } else if req.headers.contains_key(SIGNATURE_SHA1_HEADER) {
-            (Algorithm::Sha1, SIGNATURE_SHA1_HEADER, SHA1_PREFIX)
-        } else {
-            return Err(VerifyError::MissingHeader(SIGNATURE_256_HEADER));
-        };
-        let header = signature::required_header(req, header_name)?;
-        let hex = signature::strip_prefix(header, prefix)
-            .ok_or(VerifyError::MalformedHeader(header_name))?;
-        let presented = signature::decode_all(Encoding::Hex, [hex]);
-        if signature::any_signature_matches(
-            algorithm,
-            secrets.iter().map(Secret::expose),
-            &[req.body],
-            &presented,
-        ) {
-            Ok(())
-        } else {
-            Err(VerifyError::SignatureMismatch)
-        }
-    }
-
-    fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
-        let id = req
-            .header(DELIVERY_HEADER)
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-            .ok_or(ExtractError::MissingEventId("X-GitHub-Delivery"))?;
-        let event_type = req
-            .header(EVENT_HEADER)
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        Ok(vec![EventMeta {
-            id: id.to_string(),
-            event_type,
-        }])
-    }
-
-    fn kept_headers(&self) -> &'static [&'static str] {
-        KEPT_HEADERS
-    }
-
-    fn sign(
-        &self,
-        req: &SignRequest<'_>,
-        secret: &Secret,
-        _now: SystemTime,
-    ) -> Result<Vec<(String, String)>, SignError> {
-        let mac = Algorithm::Sha256.mac(secret.expose(), &[req.body]);
-        Ok(vec![
-            (
-                "X-Hub-Signature-256".into(),
-                format!("{SHA256_PREFIX}{}", Encoding::Hex.encode(&mac)),
-            ),
-            ("X-GitHub-Delivery".into(), req.event_id.into()),
-            ("X-GitHub-Event".into(), test_event_type(req.body)),
-        ])
-    }
-
-    fn retry_horizon(&self) -> Duration {
-        RETRY_HORIZON
-    }
-}
+pub const KEPT_HEADERS: &[&str] = &["x-github-event", "x-github-delivery", "x-github-hook-id"];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preset::Preset;
+
+    use crate::{EventMeta, ExtractError, Provider, VerifyError};
+
+    fn github() -> Preset {
+        Preset::new(
+            crate::catalogue::preset("github").expect("row"),
+            &Default::default(),
+        )
+        .expect("preset builds")
+    }
     use crate::test_support::{at, flip_byte, pretty, secrets, TestRequest, NON_UTF8_BODY};
 
     const DOCS_SECRET: &str = "It's a Secret to Everybody";
@@ -133,7 +44,7 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn verify(req: &TestRequest, configured: &[&str]) -> Result<(), VerifyError> {
-        GitHub::new().verify(&req.as_request(), &secrets(configured), at(NOW))
+        github().verify(&req.as_request(), &secrets(configured), at(NOW))
     }
 
     fn docs_request(sig: &str) -> TestRequest {
@@ -237,7 +148,7 @@ mod tests {
 
     #[test]
     fn sign_then_verify_round_trips() {
-        let p = GitHub::new();
+        let p = github();
         let body = p.example_body("ignored", "push");
         let req = TestRequest::signed(
             &p,
@@ -263,7 +174,7 @@ mod tests {
 
     #[test]
     fn non_utf8_bodies_verify_over_raw_bytes() {
-        let p = GitHub::new();
+        let p = github();
         let req = TestRequest::signed(&p, NON_UTF8_BODY, "d", "s3cret", at(NOW));
         assert_eq!(
             p.verify(&req.as_request(), &secrets(&["s3cret"]), at(NOW)),
@@ -275,14 +186,14 @@ mod tests {
     fn missing_delivery_id_fails() {
         let req = TestRequest::post(DOCS_BODY).header("X-GitHub-Event", "ping");
         assert_eq!(
-            GitHub::new().events(&req.as_request()),
-            Err(ExtractError::MissingEventId("X-GitHub-Delivery"))
+            github().events(&req.as_request()),
+            Err(ExtractError::MissingEventId("x-github-delivery"))
         );
     }
 
     #[test]
     fn keeps_no_signature_header() {
-        let kept = GitHub::new().kept_headers();
+        let kept = github().kept_headers();
         assert!(!kept.contains(&SIGNATURE_256_HEADER) && !kept.contains(&SIGNATURE_SHA1_HEADER));
     }
 }

@@ -18,27 +18,30 @@ use std::time::{Duration, SystemTime};
 
 pub mod adyen;
 pub mod asymmetric;
+pub mod braintree;
 pub mod calendly;
+pub mod catalogue;
+pub mod contentful;
 pub mod discord;
+pub mod ebay;
 pub mod generic;
 pub mod github;
 pub mod gitlab;
 pub mod hubspot;
-pub mod intercom;
 pub mod internal;
 pub mod linear;
 pub mod mailgun;
-pub mod paddle;
+pub mod netlify;
+pub mod plaid;
 pub mod preset;
 pub mod sendgrid;
 pub mod shopify;
 pub mod signature;
 pub mod slack;
-pub mod square;
+pub mod sns;
 pub mod standard_webhooks;
 pub mod stripe;
 pub mod twilio;
-pub mod typeform;
 pub mod zoom;
 
 #[cfg(test)]
@@ -176,6 +179,114 @@ pub struct ChallengeResponse {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// Further response headers the provider asks for (Dropbox: `X-Content-Type-Options`).
+    pub headers: Vec<(&'static str, String)>,
+    /// A URL the gateway GETs after answering, to complete the subscription (AWS SNS
+    /// `ConfirmSubscription`). Built by the provider from configuration only, never from a URL
+    /// in the request.
+    pub confirm_url: Option<String>,
+}
+
+/// A handshake as the provider would send it ([`Provider::handshake_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeRequest {
+    pub method: &'static str,
+    /// Query parameters (`name=value&…`, encoded) to append to the source URL.
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The kinds of handshake a provider may perform, for routing (which methods a source answers)
+/// and for listings. The preset kinds are answered by [`preset::Preset`]; `Bespoke` ones by the
+/// provider's own [`Provider::challenge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    None,
+    /// Answered by the provider's own code after verification (Slack `url_verification`, Zoom
+    /// `endpoint.url_validation`, Discord `PING`); the text names it.
+    Bespoke(&'static str),
+    /// `GET ?{param}=C` answered `200 text/plain` with `C` and `X-Content-Type-Options: nosniff`
+    /// (Dropbox).
+    GetEcho {
+        param: &'static str,
+    },
+    /// `GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`: `C` (as text, or as JSON
+    /// `{"hub.challenge":C}` when `json`) when `T` equals the source's `verify_token`
+    /// (constant-time); refused otherwise (Meta, Strava).
+    HubChallenge {
+        json: bool,
+    },
+    /// `GET ?challenge_code=C` answered `{"challengeResponse": hex(SHA-256(C + verify_token +
+    /// endpoint))}` (eBay), by the provider's own code.
+    ChallengeCode,
+    /// `GET ?crc_token=T` answered `{"response_token":"sha256=<base64 HMAC-SHA256(secret, T)>"}`
+    /// (X / Twitter CRC).
+    Crc,
+    /// `HEAD` answered 200 (Trello checks the callback URL exists).
+    Head,
+    /// A signed POST whose `header` equals `value` answered `200 text/plain` with the body's
+    /// `field` (Twitch EventSub `webhook_callback_verification`).
+    SignedEcho {
+        header: &'static str,
+        value: &'static str,
+        field: &'static str,
+    },
+    /// An unsigned POST carrying header `request` answered 200 with the same value in header
+    /// `response` (Smartsheet `Smartsheet-Hook-Challenge` → `Smartsheet-Hook-Response`).
+    HeaderEcho {
+        request: &'static str,
+        response: &'static str,
+    },
+    /// A signed POST whose events array is present but empty answered 200 with an empty body
+    /// (LINE "Verify", Xero "Intent to receive").
+    EmptyBatch,
+    /// An unsigned form POST of exactly `webhook_id=<digits>` answered 200 (WooCommerce's ping
+    /// when a webhook is saved).
+    UnsignedPing,
+}
+
+impl Handshake {
+    /// The HTTP methods other than `POST` a source of this provider must answer.
+    pub fn methods(self) -> &'static [&'static str] {
+        match self {
+            Handshake::GetEcho { .. }
+            | Handshake::HubChallenge { .. }
+            | Handshake::Crc
+            | Handshake::ChallengeCode => &["GET"],
+            Handshake::Head => &["HEAD"],
+            _ => &[],
+        }
+    }
+
+    /// A one-line description for listings.
+    pub fn describe(self) -> String {
+        match self {
+            Handshake::None => "none".into(),
+            Handshake::Bespoke(what) => what.into(),
+            Handshake::GetEcho { param } => format!("GET ?{param}= echoed as text/plain"),
+            Handshake::HubChallenge { json: false } => {
+                "GET hub.challenge echoed as text when hub.verify_token matches verify_token".into()
+            }
+            Handshake::HubChallenge { json: true } => {
+                "GET hub.challenge echoed as JSON when hub.verify_token matches verify_token".into()
+            }
+            Handshake::Crc => "GET ?crc_token= answered with its HMAC (response_token)".into(),
+            Handshake::ChallengeCode => {
+                "GET ?challenge_code= answered with SHA-256(code + verify_token + public_url)"
+                    .into()
+            }
+            Handshake::Head => "HEAD answered 200".into(),
+            Handshake::SignedEcho { header, value, .. } => {
+                format!("signed POST with {header}: {value} answered with its challenge")
+            }
+            Handshake::HeaderEcho { request, response } => {
+                format!("POST with {request} echoed in {response}")
+            }
+            Handshake::EmptyBatch => "signed POST with an empty event list answered 200".into(),
+            Handshake::UnsignedPing => "unsigned POST webhook_id=N answered 200".into(),
+        }
+    }
 }
 
 /// What the gateway does when a repeat of a known event id arrives with a different body.
@@ -249,7 +360,7 @@ pub enum SignError {
 /// Configuration error raised when building a provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
-    #[error("unknown provider `{0}` (known: {known})", known = KNOWN_PROVIDERS.join(", "))]
+    #[error("unknown provider `{0}` (see `hookgate providers` for the {count} built in)", count = known_providers().len())]
     UnknownProvider(String),
     #[error("{0}")]
     Invalid(String),
@@ -273,6 +384,34 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// A handshake reply for a verified request, if this request is one.
     fn challenge(&self, _req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
+        None
+    }
+
+    /// The request this provider's handshake would send (`hookgate send --handshake`), signed
+    /// under `secret` at `now` where the handshake is signed. `None`: no handshake.
+    fn handshake_request(
+        &self,
+        _url: &str,
+        _secret: &Secret,
+        _now: SystemTime,
+    ) -> Result<Option<HandshakeRequest>, SignError> {
+        Ok(None)
+    }
+
+    /// The handshake this provider performs (for routing and listings).
+    fn handshake(&self) -> Handshake {
+        Handshake::None
+    }
+
+    /// Answer an *unsigned* handshake, called before verification: `None` when `req` is not
+    /// one (it then goes through verification as usual), `Some(Err)` when it is one but must be
+    /// refused (a wrong verify token). Only GET/HEAD challenges and WooCommerce's ping are
+    /// answered here; signed handshakes go through [`Provider::challenge`].
+    fn answer_handshake(
+        &self,
+        _req: &Request<'_>,
+        _secrets: &Secrets,
+    ) -> Option<Result<ChallengeResponse, VerifyError>> {
         None
     }
 
@@ -347,24 +486,21 @@ pub struct ProviderOptions {
     pub tolerance: Option<Duration>,
     /// Settings of the `generic` provider (required for it, rejected for others).
     pub generic: Option<generic::GenericConfig>,
+    /// The token a hub.challenge handshake must present (Meta, Strava; rejected for others).
+    pub verify_token: Option<Secret>,
+    /// The SNS topics an `aws-sns` source accepts (required for it, rejected for others).
+    pub topic_arns: Vec<String>,
+    /// The exact public URL of the source (eBay's challenge hashes it).
+    pub public_url: Option<String>,
 }
 
-/// Every provider name [`build`] accepts.
-pub const KNOWN_PROVIDERS: &[&str] = &[
+/// The bespoke providers: their own module of code, for a real difference of scheme.
+pub const BESPOKE_PROVIDERS: &[&str] = &[
     "stripe",
-    "shopify",
-    "github",
     "standard-webhooks",
     "generic",
     "internal",
-    "slack",
-    "zoom",
-    "paddle",
-    "square",
     "linear",
-    "intercom",
-    "typeform",
-    "calendly",
     "hubspot",
     "gitlab",
     "twilio",
@@ -372,7 +508,22 @@ pub const KNOWN_PROVIDERS: &[&str] = &[
     "adyen",
     "sendgrid",
     "discord",
+    "netlify",
+    "aws-sns",
+    "braintree",
+    "contentful",
+    "plaid",
+    "ebay",
 ];
+
+/// Every provider name [`build`] accepts: the bespoke ones, then the presets.
+pub fn known_providers() -> Vec<&'static str> {
+    BESPOKE_PROVIDERS
+        .iter()
+        .copied()
+        .chain(catalogue::PRESETS.iter().map(|row| row.name))
+        .collect()
+}
 
 /// Build the provider named `name` (the `provider` key of a source in the config).
 pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, BuildError> {
@@ -381,21 +532,25 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
             "`generic` settings are only valid with provider = \"generic\", not \"{name}\""
         )));
     }
+    if let Some(row) = catalogue::preset(name) {
+        return Ok(Box::new(preset::Preset::new(row, opts)?));
+    }
+    if name != "aws-sns" && !opts.topic_arns.is_empty() {
+        return Err(BuildError::Invalid(format!(
+            "`topic_arns` is only used by provider \"aws-sns\", not `{name}`"
+        )));
+    }
+    if opts.verify_token.is_some() && name != "ebay" {
+        return Err(BuildError::Invalid(format!(
+            "`verify_token` is only used by providers with a hub.challenge handshake, not `{name}`"
+        )));
+    }
     let tolerance = opts.tolerance.unwrap_or(DEFAULT_TOLERANCE);
     Ok(match name {
         "stripe" => Box::new(stripe::Stripe::new(tolerance)),
-        "shopify" => Box::new(shopify::Shopify::new()),
-        "github" => Box::new(github::GitHub::new()),
         "standard-webhooks" => Box::new(standard_webhooks::StandardWebhooks::new(tolerance)),
         "internal" => Box::new(internal::Internal::new(tolerance)),
-        "slack" => Box::new(slack::Slack::new(tolerance)?),
-        "zoom" => Box::new(zoom::Zoom::new(tolerance)?),
-        "paddle" => Box::new(paddle::provider(tolerance)?),
-        "square" => Box::new(square::provider(tolerance)?),
         "linear" => Box::new(linear::Linear::new(tolerance)?),
-        "intercom" => Box::new(intercom::provider(tolerance)?),
-        "typeform" => Box::new(typeform::provider(tolerance)?),
-        "calendly" => Box::new(calendly::Calendly::new(tolerance)?),
         "hubspot" => Box::new(hubspot::HubSpot::new(tolerance)?),
         "gitlab" => Box::new(gitlab::GitLab::new(tolerance)),
         "twilio" => Box::new(twilio::Twilio::new()),
@@ -403,6 +558,15 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
         "adyen" => Box::new(adyen::Adyen::new(tolerance)?),
         "sendgrid" => Box::new(sendgrid::SendGrid::new(tolerance)),
         "discord" => Box::new(discord::Discord::new(tolerance)),
+        "netlify" => Box::new(netlify::Netlify::new()),
+        "braintree" => Box::new(braintree::Braintree::new()),
+        "contentful" => Box::new(contentful::Contentful::new(opts.tolerance)),
+        "plaid" => Box::new(plaid::Plaid::new(tolerance)),
+        "ebay" => Box::new(ebay::Ebay::new(
+            opts.verify_token.clone(),
+            opts.public_url.clone(),
+        )),
+        "aws-sns" => Box::new(sns::Sns::new(opts.topic_arns.clone())?),
         "generic" => {
             let cfg = opts.generic.clone().ok_or_else(|| {
                 BuildError::Invalid(
@@ -446,25 +610,14 @@ mod tests {
     ];
 
     fn options(name: &str) -> ProviderOptions {
-        let generic = (name == "generic").then(|| {
-            serde_json::from_value(serde_json::json!({
-                "signature_header": "X-Sig",
-                "signature_encoding": "hex",
-                "id_json_path": "id",
-            }))
-            .expect("generic config")
-        });
-        ProviderOptions {
-            tolerance: None,
-            generic,
-        }
+        catalogue::example_options(name)
     }
 
     #[test]
     fn every_known_provider_builds_under_its_own_name() {
-        for name in KNOWN_PROVIDERS {
+        for name in known_providers() {
             let provider = build(name, &options(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(provider.name(), *name);
+            assert_eq!(provider.name(), name);
             assert!(
                 provider.retry_horizon() >= Duration::from_secs(24 * 3600),
                 "{name}: the retry horizon is never below the store's one-day floor"
@@ -519,9 +672,9 @@ mod tests {
             headers: &headers,
             body,
         };
-        for name in KNOWN_PROVIDERS {
+        for name in known_providers() {
             let token = build(name, &options(name)).unwrap().replay_token(&req);
-            assert_eq!(token.is_some(), *name == "mailgun", "{name}");
+            assert_eq!(token.is_some(), name == "mailgun", "{name}");
         }
     }
 

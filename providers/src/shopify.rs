@@ -5,21 +5,14 @@
 //! accepted under both names. Nothing timestamped is signed, so there is no replay window here;
 //! replays are absorbed by deduplication on `X-Shopify-Event-Id`, which is shared by every
 //! webhook of one event. Older deliveries only carry `X-Shopify-Webhook-Id`, used as fallback.
-
-use std::time::{Duration, SystemTime};
-
-use crate::signature::{self, Algorithm, Encoding};
-use crate::{
-    test_event_type, EventMeta, ExtractError, Provider, Request, Secret, Secrets, SignError,
-    SignRequest, VerifyError,
-};
+//!
+//! Shopify is a preset of the generic verifier ([`crate::catalogue`]): the second spelling of
+//! each header is an `extra_signature_headers` / `*_fallbacks` entry. This module keeps
+//! Shopify's names and its tests.
 
 /// Header names, the classic `X-` form first.
-const SIGNATURE_HEADERS: &[&str] = &["x-shopify-hmac-sha256", "shopify-hmac-sha256"];
-const EVENT_ID_HEADERS: &[&str] = &["x-shopify-event-id", "shopify-event-id"];
-const WEBHOOK_ID_HEADERS: &[&str] = &["x-shopify-webhook-id", "shopify-webhook-id"];
-const TOPIC_HEADERS: &[&str] = &["x-shopify-topic", "shopify-topic"];
-const KEPT_HEADERS: &[&str] = &[
+pub const SIGNATURE_HEADERS: &[&str] = &["x-shopify-hmac-sha256", "shopify-hmac-sha256"];
+pub const KEPT_HEADERS: &[&str] = &[
     "x-shopify-topic",
     "x-shopify-shop-domain",
     "x-shopify-api-version",
@@ -33,88 +26,21 @@ const KEPT_HEADERS: &[&str] = &[
     "shopify-event-id",
     "shopify-triggered-at",
 ];
-/// 8 tries over 4 hours; the reference advises a 24–48 h window, so take the top of it.
-const RETRY_HORIZON: Duration = Duration::from_secs(48 * 3600);
-
-#[derive(Debug, Clone, Default)]
-pub struct Shopify;
-
-impl Shopify {
-    pub fn new() -> Self {
-        Shopify
-    }
-}
-
-impl Provider for Shopify {
-    fn name(&self) -> &'static str {
-        "shopify"
-    }
-
-    fn verify(
-        &self,
-        req: &Request<'_>,
-        secrets: &Secrets,
-        _now: SystemTime,
-    ) -> Result<(), VerifyError> {
-        if secrets.is_empty() {
-            return Err(VerifyError::NoSecret);
-        }
-        let (_, header) = signature::first_header(req, SIGNATURE_HEADERS)
-            .ok_or(VerifyError::MissingHeader(SIGNATURE_HEADERS[0]))?;
-        let presented = signature::decode_all(Encoding::Base64, [header]);
-        if signature::any_signature_matches(
-            Algorithm::Sha256,
-            secrets.iter().map(Secret::expose),
-            &[req.body],
-            &presented,
-        ) {
-            Ok(())
-        } else {
-            Err(VerifyError::SignatureMismatch)
-        }
-    }
-
-    fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
-        let (_, id) = signature::first_header(req, EVENT_ID_HEADERS)
-            .or_else(|| signature::first_header(req, WEBHOOK_ID_HEADERS))
-            .ok_or(ExtractError::MissingEventId("X-Shopify-Event-Id"))?;
-        let event_type =
-            signature::first_header(req, TOPIC_HEADERS).map(|(_, topic)| topic.trim().to_string());
-        Ok(vec![EventMeta {
-            id: id.trim().to_string(),
-            event_type,
-        }])
-    }
-
-    fn kept_headers(&self) -> &'static [&'static str] {
-        KEPT_HEADERS
-    }
-
-    fn sign(
-        &self,
-        req: &SignRequest<'_>,
-        secret: &Secret,
-        _now: SystemTime,
-    ) -> Result<Vec<(String, String)>, SignError> {
-        let mac = Algorithm::Sha256.mac(secret.expose(), &[req.body]);
-        Ok(vec![
-            (
-                "X-Shopify-Hmac-Sha256".into(),
-                Encoding::Base64.encode(&mac),
-            ),
-            ("X-Shopify-Event-Id".into(), req.event_id.into()),
-            ("X-Shopify-Topic".into(), test_event_type(req.body)),
-        ])
-    }
-
-    fn retry_horizon(&self) -> Duration {
-        RETRY_HORIZON
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preset::Preset;
+
+    use crate::{EventMeta, ExtractError, Provider, VerifyError};
+
+    fn shopify() -> Preset {
+        Preset::new(
+            crate::catalogue::preset("shopify").expect("row"),
+            &Default::default(),
+        )
+        .expect("preset builds")
+    }
     use crate::test_support::{at, flip_byte, pretty, secrets, TestRequest, NON_UTF8_BODY};
 
     const SECRET: &str = "shop-secret";
@@ -123,7 +49,7 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn verify(req: &TestRequest, configured: &[&str]) -> Result<(), VerifyError> {
-        Shopify::new().verify(&req.as_request(), &secrets(configured), at(NOW))
+        shopify().verify(&req.as_request(), &secrets(configured), at(NOW))
     }
 
     fn request(sig: &str) -> TestRequest {
@@ -195,7 +121,7 @@ mod tests {
 
     #[test]
     fn sign_then_verify_round_trips_with_event_id_and_topic() {
-        let p = Shopify::new();
+        let p = shopify();
         let body = p.example_body("ev-123", "orders/create");
         let req = TestRequest::signed(&p, &body, "ev-123", SECRET, at(NOW));
         assert_eq!(
@@ -215,7 +141,7 @@ mod tests {
 
     #[test]
     fn non_utf8_bodies_verify_over_raw_bytes() {
-        let p = Shopify::new();
+        let p = shopify();
         let req = TestRequest::signed(&p, NON_UTF8_BODY, "e", SECRET, at(NOW));
         assert_eq!(
             p.verify(&req.as_request(), &secrets(&[SECRET]), at(NOW)),
@@ -225,7 +151,7 @@ mod tests {
 
     #[test]
     fn event_id_prefers_event_id_then_webhook_id_under_either_name() {
-        let p = Shopify::new();
+        let p = shopify();
         let both = TestRequest::post(BODY)
             .header("X-Shopify-Webhook-Id", "wh-1")
             .header("X-Shopify-Event-Id", "ev-1")
@@ -258,15 +184,15 @@ mod tests {
     fn missing_event_id_fails() {
         let req = TestRequest::post(BODY).header("X-Shopify-Event-Id", "");
         assert_eq!(
-            Shopify::new().events(&req.as_request()),
-            Err(ExtractError::MissingEventId("X-Shopify-Event-Id"))
+            shopify().events(&req.as_request()),
+            Err(ExtractError::MissingEventId("x-shopify-event-id"))
         );
     }
 
     #[test]
     fn keeps_no_signature_header() {
         for name in SIGNATURE_HEADERS {
-            assert!(!Shopify::new().kept_headers().contains(name));
+            assert!(!shopify().kept_headers().contains(name));
         }
     }
 }

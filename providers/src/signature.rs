@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use crate::{ExtractError, Request, VerifyError};
@@ -31,6 +31,12 @@ use crate::{ExtractError, Request, VerifyError};
 /// padding carries no information, so being lenient here costs nothing.
 const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// URL-safe base64, padding optional.
+const BASE64URL_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
@@ -48,6 +54,8 @@ pub enum Algorithm {
     Sha256,
     /// Legacy schemes only (GitHub `X-Hub-Signature`, Intercom).
     Sha1,
+    /// Paystack.
+    Sha512,
 }
 
 impl Algorithm {
@@ -57,6 +65,7 @@ impl Algorithm {
         match self {
             Algorithm::Sha256 => mac_of::<Hmac<Sha256>>(key, parts),
             Algorithm::Sha1 => mac_of::<Hmac<Sha1>>(key, parts),
+            Algorithm::Sha512 => mac_of::<Hmac<Sha512>>(key, parts),
         }
     }
 }
@@ -81,6 +90,8 @@ pub enum Encoding {
     Hex,
     /// Standard base64, padding optional.
     Base64,
+    /// URL-safe base64 (`-`, `_`), written without padding (Sanity); padding optional on input.
+    Base64url,
 }
 
 impl Encoding {
@@ -90,6 +101,7 @@ impl Encoding {
         match self {
             Encoding::Hex => hex::decode(text).ok(),
             Encoding::Base64 => BASE64_LENIENT.decode(text).ok(),
+            Encoding::Base64url => BASE64URL_LENIENT.decode(text).ok(),
         }
     }
 
@@ -98,6 +110,7 @@ impl Encoding {
         match self {
             Encoding::Hex => hex::encode(bytes),
             Encoding::Base64 => BASE64_CANONICAL.encode(bytes),
+            Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
         }
     }
 }
@@ -164,6 +177,112 @@ pub fn parse_unix_timestamp(text: &str) -> Option<i64> {
         return None;
     }
     text.parse().ok()
+}
+
+/// Parse an RFC 3339 date-time (`2020-01-01T00:00:00-07:00`, `2020-12-13T14:15:16.1718Z`) to
+/// whole Unix seconds; the fraction is ignored. Twitch, Box and Zendesk sign timestamps in this
+/// form. `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
+        if end == 0 {
+            return None;
+        }
+        rest = &fraction[end..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = rest[1..].split_once(':')?;
+            if h.len() != 2 || m.len() != 2 {
+                return None;
+            }
+            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// `now` as an RFC 3339 UTC date-time with whole seconds, e.g. `2026-01-01T00:00:00Z`.
+pub fn format_rfc3339(now: SystemTime) -> String {
+    let secs = i64::try_from(unix_seconds(now)).unwrap_or(i64::MAX);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Reject a timestamp (Unix seconds) more than `tolerance` older than `now` (stale: a replay)
@@ -428,6 +547,47 @@ pub fn decode_whsec(secret: &[u8]) -> Option<Vec<u8>> {
         .decode(encoded)
         .ok()
         .filter(|key| !key.is_empty())
+}
+
+/// A compact JWS (`header.claims.signature`, each part base64url) as Netlify and Plaid send
+/// it: the decoded JOSE header and claims, the signature bytes, and the signing input
+/// (`header.claims`, exactly as received). `None` unless it has exactly three decodable parts.
+#[derive(Debug, Clone)]
+pub struct CompactJws<'a> {
+    pub signing_input: &'a str,
+    pub header: Value,
+    pub claims: Value,
+    pub signature: Vec<u8>,
+}
+
+impl<'a> CompactJws<'a> {
+    pub fn parse(token: &'a str) -> Option<Self> {
+        let token = token.trim();
+        let mut parts = token.split('.');
+        let (Some(header), Some(claims), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let decode = |part: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part.trim_end_matches('='))
+                .ok()
+        };
+        let json = |part: &str| serde_json::from_slice::<Value>(&decode(part)?).ok();
+        Some(CompactJws {
+            signing_input: &token[..header.len() + 1 + claims.len()],
+            header: json(header)?,
+            claims: json(claims)?,
+            // An undecodable signature is not malformed structure: it just never matches.
+            signature: decode(signature).unwrap_or_default(),
+        })
+    }
+
+    /// The JOSE header's `alg`.
+    pub fn alg(&self) -> Option<&str> {
+        self.header.get("alg").and_then(Value::as_str)
+    }
 }
 
 /// The value of a required header: `MissingHeader` when absent or blank, `MalformedHeader`
@@ -713,5 +873,38 @@ mod tests {
         );
         assert_eq!(decode_whsec(b"whsec_not base64!"), None);
         assert_eq!(decode_whsec(b"whsec_"), None, "empty key");
+    }
+
+    #[test]
+    fn rfc3339_timestamps_parse_with_offsets_and_fractions() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-01-01T00:00:00Z"), Some(1_767_225_600));
+        assert_eq!(
+            parse_rfc3339("2020-01-01T00:00:00-07:00"),
+            Some(1_577_862_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2020-12-13T14:15:16.1718Z"),
+            Some(1_607_868_916)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-01-01T00:00:00.123456789Z"),
+            Some(1_767_225_600)
+        );
+        for bad in [
+            "",
+            "2026-01-01",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T00:00:00",
+            "2026-01-01T00:00:00.Z",
+            "2026-01-01T00:00:00+0100",
+            "１９７０-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(format_rfc3339(at(1_767_225_600)), "2026-01-01T00:00:00Z");
+        for secs in [0, 951_782_400, 1_700_000_000, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(at(secs))), Some(secs as i64));
+        }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! `X-Slack-Signature: v0=<hex>` is the HMAC-SHA256 of `v0:{X-Slack-Request-Timestamp}:{raw
 //! body}` under the app's signing secret (UTF-8 bytes); the timestamp is checked in both
-//! directions (Slack's SDKs use 5 minutes). Verification runs through a preset of the generic
-//! verifier; what is Slack's own is the handshake and the event id:
+//! directions (Slack's SDKs use 5 minutes). Slack is a preset of the generic verifier
+//! ([`crate::catalogue`]); this module is what is Slack's own, the handshake and the event id
+//! ([`HOOKS`]):
 //!
 //! - **Handshake.** A verified `{"type":"url_verification","challenge":…}` is answered `200`
 //!   with `{"challenge":…}` (Slack accepts the value as plain text, form or JSON) and is not
@@ -15,47 +16,29 @@
 //! - **Type.** `event.type` (else the top-level `type`), the slash command's `command`, or the
 //!   interactivity payload's `type`.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::generic::{Generic, GenericConfig, SignatureFormat};
-use crate::signature::{self, Encoding};
-use crate::{
-    BuildError, ChallengeResponse, EventMeta, ExtractError, Provider, Request, Secret, Secrets,
-    SignError, SignRequest, VerifyError,
-};
+use crate::preset::Hooks;
+use crate::signature;
+use crate::{ChallengeResponse, EventMeta, ExtractError, Request, Secrets};
 
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
-const KEPT_HEADERS: &[&str] = &[
+pub const KEPT_HEADERS: &[&str] = &[
     TIMESTAMP_HEADER,
     "x-slack-retry-num",
     "x-slack-retry-reason",
 ];
-/// Three retries within about six minutes; the store's one-day floor covers them.
-const RETRY_HORIZON: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Debug, Clone)]
-pub struct Slack {
-    inner: Generic,
-}
-
-impl Slack {
-    pub fn new(tolerance: Duration) -> Result<Self, BuildError> {
-        let config = GenericConfig {
-            signature_format: SignatureFormat::Prefix,
-            signature_prefix: Some("v0=".into()),
-            signed_content: Some("v0:{ts}:{body}".into()),
-            timestamp_header: Some(TIMESTAMP_HEADER.into()),
-            id_json_path: Some("event_id".into()),
-            ..GenericConfig::new(SIGNATURE_HEADER, Encoding::Hex)
-        };
-        Ok(Slack {
-            inner: Generic::new(config, tolerance)?,
-        })
-    }
-}
+/// Slack's event ids and `url_verification` handshake, for its preset row.
+pub static HOOKS: Hooks = Hooks {
+    events,
+    id_note: "Events API: body `event_id`; slash commands / interactivity: `trigger_id`",
+    challenge: Some(challenge),
+    handshake_body: Some(handshake_body),
+};
 
 /// The value of `name` in a form-encoded body (first occurrence, non-empty).
 fn form_value(body: &[u8], name: &str) -> Option<String> {
@@ -66,99 +49,77 @@ fn form_value(body: &[u8], name: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-impl Provider for Slack {
-    fn name(&self) -> &'static str {
-        "slack"
+pub fn challenge(req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
+    let body: Value = serde_json::from_slice(req.body).ok()?;
+    if body.get("type")?.as_str()? != "url_verification" {
+        return None;
     }
+    let challenge = body.get("challenge")?.as_str()?;
+    Some(ChallengeResponse {
+        status: 200,
+        content_type: "application/json",
+        body: serde_json::json!({ "challenge": challenge })
+            .to_string()
+            .into_bytes(),
+        headers: Vec::new(),
+        confirm_url: None,
+    })
+}
 
-    fn verify(
-        &self,
-        req: &Request<'_>,
-        secrets: &Secrets,
-        now: SystemTime,
-    ) -> Result<(), VerifyError> {
-        self.inner.verify(req, secrets, now)
-    }
-
-    fn challenge(&self, req: &Request<'_>, _secrets: &Secrets) -> Option<ChallengeResponse> {
-        let body: Value = serde_json::from_slice(req.body).ok()?;
-        if body.get("type")?.as_str()? != "url_verification" {
-            return None;
-        }
-        let challenge = body.get("challenge")?.as_str()?;
-        Some(ChallengeResponse {
-            status: 200,
-            content_type: "application/json",
-            body: serde_json::json!({ "challenge": challenge })
-                .to_string()
-                .into_bytes(),
-        })
-    }
-
-    fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
-        if let Ok(body) = serde_json::from_slice::<Value>(req.body) {
-            if !body.is_object() {
-                return Err(ExtractError::MalformedBody("expected a JSON object"));
-            }
-            let id = signature::json_path_text(&body, "event_id")
-                .ok_or(ExtractError::MissingEventId("event_id"))?;
-            let event_type = signature::json_path_text(&body, "event.type")
-                .or_else(|| signature::json_path_text(&body, "type"));
-            return Ok(vec![EventMeta { id, event_type }]);
-        }
-        // Form bodies: a slash command, or interactivity with its JSON in `payload`.
-        if let Some(payload) = form_value(req.body, "payload") {
-            let payload: Value = serde_json::from_str(&payload)
-                .map_err(|_| ExtractError::MalformedBody("interactivity payload is not JSON"))?;
-            let id = signature::json_path_text(&payload, "trigger_id")
-                .ok_or(ExtractError::MissingEventId("payload.trigger_id"))?;
-            let event_type = signature::json_path_text(&payload, "type");
-            return Ok(vec![EventMeta { id, event_type }]);
-        }
-        let id = form_value(req.body, "trigger_id")
-            .ok_or(ExtractError::MissingEventId("event_id or trigger_id"))?;
-        Ok(vec![EventMeta {
-            id,
-            event_type: form_value(req.body, "command"),
-        }])
-    }
-
-    fn kept_headers(&self) -> &'static [&'static str] {
-        KEPT_HEADERS
-    }
-
-    fn example_body(&self, event_id: &str, event_type: &str) -> Vec<u8> {
-        serde_json::json!({
-            "token": "hookgate",
-            "team_id": "T0HOOKGATE",
-            "api_app_id": "A0HOOKGATE",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event": {"type": event_type},
-        })
+/// The `url_verification` request Slack sends when a request URL is saved.
+pub fn handshake_body(challenge: &str, _now: SystemTime) -> Vec<u8> {
+    serde_json::json!({"token": "hookgate", "challenge": challenge, "type": "url_verification"})
         .to_string()
         .into_bytes()
-    }
+}
 
-    fn sign(
-        &self,
-        req: &SignRequest<'_>,
-        secret: &Secret,
-        now: SystemTime,
-    ) -> Result<Vec<(String, String)>, SignError> {
-        self.inner.sign(req, secret, now)
+pub fn events(req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
+    if let Ok(body) = serde_json::from_slice::<Value>(req.body) {
+        if !body.is_object() {
+            return Err(ExtractError::MalformedBody("expected a JSON object"));
+        }
+        let id = signature::json_path_text(&body, "event_id")
+            .ok_or(ExtractError::MissingEventId("event_id"))?;
+        let event_type = signature::json_path_text(&body, "event.type")
+            .or_else(|| signature::json_path_text(&body, "type"));
+        return Ok(vec![EventMeta { id, event_type }]);
     }
+    // Form bodies: a slash command, or interactivity with its JSON in `payload`.
+    if let Some(payload) = form_value(req.body, "payload") {
+        let payload: Value = serde_json::from_str(&payload)
+            .map_err(|_| ExtractError::MalformedBody("interactivity payload is not JSON"))?;
+        let id = signature::json_path_text(&payload, "trigger_id")
+            .ok_or(ExtractError::MissingEventId("payload.trigger_id"))?;
+        let event_type = signature::json_path_text(&payload, "type");
+        return Ok(vec![EventMeta { id, event_type }]);
+    }
+    let id = form_value(req.body, "trigger_id")
+        .ok_or(ExtractError::MissingEventId("event_id or trigger_id"))?;
+    Ok(vec![EventMeta {
+        id,
+        event_type: form_value(req.body, "command"),
+    }])
+}
 
-    fn retry_horizon(&self) -> Duration {
-        RETRY_HORIZON
-    }
+pub fn example_body(event_id: &str, event_type: &str) -> Vec<u8> {
+    serde_json::json!({
+        "token": "hookgate",
+        "team_id": "T0HOOKGATE",
+        "api_app_id": "A0HOOKGATE",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event": {"type": event_type},
+    })
+    .to_string()
+    .into_bytes()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preset::Preset;
     use crate::test_support::{at, flip_byte, pretty, secrets, TestRequest};
-    use crate::DEFAULT_TOLERANCE;
+    use crate::{Provider, VerifyError};
 
     // Slack docs and slackapi/python-slack-sdk tests/slack_sdk/signature.
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -166,8 +127,12 @@ mod tests {
     const BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
     const SIG: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
-    fn slack() -> Slack {
-        Slack::new(DEFAULT_TOLERANCE).expect("preset builds")
+    fn slack() -> Preset {
+        Preset::new(
+            crate::catalogue::preset("slack").expect("row"),
+            &Default::default(),
+        )
+        .expect("preset builds")
     }
 
     fn request(sig: &str) -> TestRequest {

@@ -2,7 +2,8 @@
 //!
 //! `x-zm-signature: v0=<hex>` is the HMAC-SHA256 of `v0:{x-zm-request-timestamp}:{raw body}`
 //! under the app's webhook secret token (UTF-8 bytes); the timestamp is checked in both
-//! directions. Verification runs through a preset of the generic verifier.
+//! directions. Zoom is a preset of the generic verifier
+//! ([`crate::catalogue`]); this module is its handshake and event id ([`HOOKS`]).
 //!
 //! - **Handshake.** Zoom validates the endpoint (on setup and every 72 h) with a signed
 //!   `{"event":"endpoint.url_validation","payload":{"plainToken":…}}`, answered `200` with
@@ -15,46 +16,28 @@
 //!   (+5, +20, +60 min) dedupe, while two events never share `event_ts` and object.
 //! - **Type.** `event`.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::generic::{Generic, GenericConfig, SignatureFormat};
+use crate::preset::Hooks;
 use crate::signature::{self, Algorithm, Encoding};
-use crate::{
-    BuildError, ChallengeResponse, EventMeta, ExtractError, Provider, Request, Secret, Secrets,
-    SignError, SignRequest, VerifyError,
-};
+use crate::{ChallengeResponse, EventMeta, ExtractError, Request, Secret, Secrets};
 
 pub const SIGNATURE_HEADER: &str = "x-zm-signature";
 pub const TIMESTAMP_HEADER: &str = "x-zm-request-timestamp";
 const PREFIX: &str = "v0=";
 const VALIDATION_EVENT: &str = "endpoint.url_validation";
-const KEPT_HEADERS: &[&str] = &[TIMESTAMP_HEADER, "x-zm-trackingid"];
-/// Three retries, the last 85 minutes after the first attempt.
-const RETRY_HORIZON: Duration = Duration::from_secs(24 * 3600);
+pub const KEPT_HEADERS: &[&str] = &[TIMESTAMP_HEADER, "x-zm-trackingid"];
 
-#[derive(Debug, Clone)]
-pub struct Zoom {
-    inner: Generic,
-}
-
-impl Zoom {
-    pub fn new(tolerance: Duration) -> Result<Self, BuildError> {
-        let config = GenericConfig {
-            signature_format: SignatureFormat::Prefix,
-            signature_prefix: Some(PREFIX.into()),
-            signed_content: Some("v0:{ts}:{body}".into()),
-            timestamp_header: Some(TIMESTAMP_HEADER.into()),
-            // Events are extracted here, not by the generic verifier.
-            id_from_body_sha256: true,
-            ..GenericConfig::new(SIGNATURE_HEADER, Encoding::Hex)
-        };
-        Ok(Zoom {
-            inner: Generic::new(config, tolerance)?,
-        })
-    }
-}
+/// Zoom's event ids and `endpoint.url_validation` handshake, for its preset row.
+pub static HOOKS: Hooks = Hooks {
+    events,
+    id_note:
+        "`{event}:{event_ts}:{payload.object.uuid | .id | sha256(payload)}` (Zoom documents none)",
+    challenge: Some(challenge),
+    handshake_body: Some(handshake_body),
+};
 
 /// The configured secret whose MAC the request carries (the request is already verified).
 fn verifying_secret<'s>(req: &Request<'_>, secrets: &'s Secrets) -> Option<&'s Secret> {
@@ -75,88 +58,70 @@ pub fn encrypted_token(secret: &[u8], plain_token: &str) -> String {
     Encoding::Hex.encode(&Algorithm::Sha256.mac(secret, &[plain_token.as_bytes()]))
 }
 
-impl Provider for Zoom {
-    fn name(&self) -> &'static str {
-        "zoom"
+pub fn challenge(req: &Request<'_>, secrets: &Secrets) -> Option<ChallengeResponse> {
+    let body: Value = serde_json::from_slice(req.body).ok()?;
+    if body.get("event")?.as_str()? != VALIDATION_EVENT {
+        return None;
     }
-
-    fn verify(
-        &self,
-        req: &Request<'_>,
-        secrets: &Secrets,
-        now: SystemTime,
-    ) -> Result<(), VerifyError> {
-        self.inner.verify(req, secrets, now)
-    }
-
-    fn challenge(&self, req: &Request<'_>, secrets: &Secrets) -> Option<ChallengeResponse> {
-        let body: Value = serde_json::from_slice(req.body).ok()?;
-        if body.get("event")?.as_str()? != VALIDATION_EVENT {
-            return None;
-        }
-        let plain_token = signature::json_path(&body, "payload.plainToken")?.as_str()?;
-        let secret = verifying_secret(req, secrets)?;
-        Some(ChallengeResponse {
-            status: 200,
-            content_type: "application/json",
-            body: serde_json::json!({
-                "plainToken": plain_token,
-                "encryptedToken": encrypted_token(secret.expose(), plain_token),
-            })
-            .to_string()
-            .into_bytes(),
-        })
-    }
-
-    fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
-        let body = signature::json_object_body(req.body)?;
-        let event = signature::json_path_text(&body, "event")
-            .ok_or(ExtractError::MissingEventId("event"))?;
-        let event_ts = signature::json_path_text(&body, "event_ts").unwrap_or_default();
-        let object = signature::json_path_text(&body, "payload.object.uuid")
-            .or_else(|| signature::json_path_text(&body, "payload.object.id"))
-            .unwrap_or_else(|| {
-                signature::canonical_json_sha256(body.get("payload").unwrap_or(&Value::Null))
-            });
-        Ok(vec![EventMeta {
-            id: format!("{event}:{event_ts}:{object}"),
-            event_type: Some(event),
-        }])
-    }
-
-    fn kept_headers(&self) -> &'static [&'static str] {
-        KEPT_HEADERS
-    }
-
-    fn example_body(&self, event_id: &str, event_type: &str) -> Vec<u8> {
-        serde_json::json!({
-            "event": event_type,
-            "event_ts": 0,
-            "payload": {"account_id": "hookgate", "object": {"id": event_id}},
+    let plain_token = signature::json_path(&body, "payload.plainToken")?.as_str()?;
+    let secret = verifying_secret(req, secrets)?;
+    Some(ChallengeResponse {
+        status: 200,
+        content_type: "application/json",
+        body: serde_json::json!({
+            "plainToken": plain_token,
+            "encryptedToken": encrypted_token(secret.expose(), plain_token),
         })
         .to_string()
-        .into_bytes()
-    }
+        .into_bytes(),
+        headers: Vec::new(),
+        confirm_url: None,
+    })
+}
 
-    fn sign(
-        &self,
-        req: &SignRequest<'_>,
-        secret: &Secret,
-        now: SystemTime,
-    ) -> Result<Vec<(String, String)>, SignError> {
-        self.inner.sign(req, secret, now)
-    }
+/// The `endpoint.url_validation` request Zoom sends on setup and every 72 h.
+pub fn handshake_body(challenge: &str, now: SystemTime) -> Vec<u8> {
+    serde_json::json!({
+        "event": VALIDATION_EVENT,
+        "payload": {"plainToken": challenge},
+        "event_ts": signature::unix_millis(now),
+    })
+    .to_string()
+    .into_bytes()
+}
 
-    fn retry_horizon(&self) -> Duration {
-        RETRY_HORIZON
-    }
+pub fn events(req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
+    let body = signature::json_object_body(req.body)?;
+    let event =
+        signature::json_path_text(&body, "event").ok_or(ExtractError::MissingEventId("event"))?;
+    let event_ts = signature::json_path_text(&body, "event_ts").unwrap_or_default();
+    let object = signature::json_path_text(&body, "payload.object.uuid")
+        .or_else(|| signature::json_path_text(&body, "payload.object.id"))
+        .unwrap_or_else(|| {
+            signature::canonical_json_sha256(body.get("payload").unwrap_or(&Value::Null))
+        });
+    Ok(vec![EventMeta {
+        id: format!("{event}:{event_ts}:{object}"),
+        event_type: Some(event),
+    }])
+}
+
+pub fn example_body(event_id: &str, event_type: &str) -> Vec<u8> {
+    serde_json::json!({
+        "event": event_type,
+        "event_ts": 0,
+        "payload": {"account_id": "hookgate", "object": {"id": event_id}},
+    })
+    .to_string()
+    .into_bytes()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preset::Preset;
     use crate::test_support::{at, flip_byte, pretty, secrets, TestRequest};
-    use crate::DEFAULT_TOLERANCE;
+    use crate::{Provider, VerifyError};
 
     // reference/providers.md §5.2 (derived): body {"id":1}.
     const SECRET: &str = "zoom-secret";
@@ -164,8 +129,12 @@ mod tests {
     const BODY: &[u8] = br#"{"id":1}"#;
     const SIG: &str = "v0=f7a5e93e8e2abbfb1a7ae0daba120e585bb96931fba79e0d0284fd3e802831d7";
 
-    fn zoom() -> Zoom {
-        Zoom::new(DEFAULT_TOLERANCE).expect("preset builds")
+    fn zoom() -> Preset {
+        Preset::new(
+            crate::catalogue::preset("zoom").expect("row"),
+            &Default::default(),
+        )
+        .expect("preset builds")
     }
 
     fn request(body: &[u8], sig: &str) -> TestRequest {

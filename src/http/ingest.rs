@@ -96,6 +96,9 @@ pub async fn ingest(
         body: &body,
     };
 
+    if let Some(answer) = super::handshake::before_verify(&app, source, &preq) {
+        return answer;
+    }
     if let Err(e) = source
         .provider
         .verify(&preq, &source.secrets, SystemTime::now())
@@ -125,8 +128,7 @@ pub async fn ingest(
     if let Some(ch) = source.provider.challenge(&preq, &source.secrets) {
         tracing::info!(source = %source.name, request_id = rid, outcome = "challenge", "ingest decision");
         app.stats.challenge(&source.name);
-        let status = StatusCode::from_u16(ch.status).unwrap_or(StatusCode::OK);
-        return Ok((status, [(header::CONTENT_TYPE, ch.content_type)], ch.body).into_response());
+        return Ok(super::handshake::respond(ch));
     }
     let metas = source
         .provider

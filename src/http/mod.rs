@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, shared state, middleware, and the server lifecycle.
 //!
-//! Routes: `POST /webhooks/{source}` (ingest, see [`ingest`]), `GET /healthz`, `GET /readyz`,
+//! Routes: `POST /webhooks/{source}` (ingest, see [`ingest`]); `GET`/`HEAD` on the same path
+//! only for sources whose provider has such a handshake ([`handshake`]; 405 otherwise); `GET /healthz`, `GET /readyz`,
 //! `GET /metrics` (Prometheus, [`metrics`]), the bearer-protected admin API under `/api`
 //! ([`admin`]) and the ops page `GET /dashboard` ([`dashboard`]).
 //! Everything a client can get wrong is answered with problem+json ([`crate::error::ApiError`]),
@@ -10,6 +11,7 @@
 pub mod admin;
 pub mod dashboard;
 pub mod extract;
+pub mod handshake;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
@@ -64,6 +66,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/webhooks/{source}",
             post(ingest::ingest)
+                .get(handshake::answer)
+                .head(handshake::answer)
                 .fallback(|| async { ApiError::MethodNotAllowed { allow: "POST" } }),
         )
         .route("/healthz", get(health::healthz))

@@ -1096,7 +1096,7 @@ fn invalid_configs_are_refused_with_the_reason() {
         ),
         (
             with(json!({"type_json_path": "[*].type"})),
-            "id_json_path does not",
+            "the same [*]. array as the id",
         ),
         (
             with(json!({"signature_header": "bad header"})),
@@ -1124,7 +1124,15 @@ fn invalid_configs_are_refused_with_the_reason() {
     let batch_type = json!({
         "signature_header": "sig", "signature_encoding": "hex", "id_json_path": "[*].id", "type_json_path": "type"
     });
-    assert!(build_error(batch_type).contains("so type_json_path must too"));
+    assert!(build_error(batch_type).contains("the same [*]. array as the id"));
+    let mixed_arrays = json!({
+        "signature_header": "sig", "signature_encoding": "hex", "id_json_paths": ["events[*].id", "other[*].id"]
+    });
+    assert!(build_error(mixed_arrays).contains("the same [*]. array"));
+    let untimed_raw = json!({
+        "signature_header": "sig", "signature_encoding": "hex", "untimed": true, "id_json_path": "id"
+    });
+    assert!(build_error(untimed_raw).contains("untimed applies to"));
     let empty_path =
         json!({"signature_header": "sig", "signature_encoding": "hex", "id_json_path": "data..id"});
     assert!(build_error(empty_path).contains("not a dotted path"));
@@ -1139,8 +1147,8 @@ fn build_accepts_generic_settings_only_for_generic() {
         json!({"signature_header": "sig", "signature_encoding": "hex", "id_header": "x-id"}),
     );
     let opts = crate::ProviderOptions {
-        tolerance: None,
         generic: Some(cfg),
+        ..crate::ProviderOptions::default()
     };
     assert_eq!(
         crate::build("generic", &opts).map(|p| p.name()).ok(),
