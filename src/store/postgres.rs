@@ -25,7 +25,10 @@ use uuid::Uuid;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PostgresStore {
+    /// Reads and the rarer writes (replays, stats, purges).
     pool: PgPool,
+    /// Claims (the writers have their own clones).
+    writes: PgPool,
     group: GroupCommit,
 }
 
@@ -37,33 +40,43 @@ impl PostgresStore {
     pub async fn open(cfg: &StoreConfig, handoff: Option<HandOff>) -> Result<Self, StoreError> {
         let opts = PgConnectOptions::from_str(&cfg.url)
             .map_err(|e| StoreError::Config(format!("store.url: {e}")))?
-            .options([
-                (
-                    "statement_timeout",
-                    cfg.statement_timeout.as_millis().to_string(),
-                ),
-                // Plan every execution with its real parameters. A generic plan cached while a
-                // table was young (a fresh database: "empty", so a sequential scan is cheapest)
-                // would otherwise stay in use until autovacuum's first ANALYZE, which is a
-                // minute or more away, while the table grows to tens of thousands of rows.
-                // Planning costs once per batch, not per event.
-                ("plan_cache_mode", "force_custom_plan".to_string()),
-            ]);
+            .options([(
+                "statement_timeout",
+                cfg.statement_timeout.as_millis().to_string(),
+            )]);
         let pool = PgPoolOptions::new()
-            .max_connections(cfg.pool_size.max(cfg.writers.max(1) as u32 + 1))
+            .max_connections(cfg.pool_size.max(2))
             .acquire_timeout(cfg.connect_timeout)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
+        // The write path (batches, claims) has its own connections, one per writer plus one
+        // for claims, whose every statement has an index path. Sequential scans are ruled
+        // out there: a plan cached while a table was young (a fresh database looks empty, so
+        // a scan is cheapest) would otherwise stay in use until autovacuum's first ANALYZE,
+        // a minute or more away, while the table grows to tens of thousands of rows. (Forcing
+        // a fresh plan per execution instead cost more CPU in the planner than the writes.)
+        let writers = cfg.writers.max(1);
+        let writes = PgPoolOptions::new()
+            .max_connections(writers as u32 + 1)
+            .acquire_timeout(cfg.connect_timeout)
+            .connect_with(opts.options([("enable_seqscan", "off")]))
+            .await?;
         let group = GroupCommit::spawn(
-            Arc::new(PgWriter { pool: pool.clone() }),
-            cfg.writers.max(1),
+            Arc::new(PgWriter {
+                pool: writes.clone(),
+            }),
+            writers,
             cfg.max_batch,
             cfg.queue_depth,
             cfg.timeout,
             handoff,
         );
-        Ok(PostgresStore { pool, group })
+        Ok(PostgresStore {
+            pool,
+            writes,
+            group,
+        })
     }
 }
 
@@ -502,7 +515,7 @@ impl Store for PostgresStore {
         .bind(now_ms)
         .bind(handler)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writes)
         .await?;
         rows.iter()
             .map(|r| {
@@ -523,7 +536,7 @@ impl Store for PostgresStore {
     }
 
     async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let applied = complete_in(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(applied)
