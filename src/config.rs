@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// How long a client may take to send its request line and headers (slowloris guard).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// Largest total size of a request's header block (names + values + 4 bytes per line);
+    /// larger ones get 431 problem+json. Also bounds the number of header lines (one per
+    /// 64 bytes of this limit, at least 64).
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
             public_url: None,
             shutdown_grace: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 32 * 1024,
         }
     }
 }
@@ -432,6 +437,9 @@ impl Config {
             || self.store.url.starts_with("postgresql:"))
         {
             problems.push("store.url must start with sqlite:// or postgres://".to_string());
+        }
+        if self.server.max_header_bytes < 1024 {
+            problems.push("server.max_header_bytes must be at least 1024".into());
         }
         if self.server.max_body_bytes == 0 {
             problems.push("server.max_body_bytes must be greater than 0".into());

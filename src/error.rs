@@ -43,6 +43,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),
+    #[error("the request headers exceed the limit of {limit} bytes")]
+    HeadersTooLarge { limit: usize },
+    #[error("a rejection of the HTTP layer")]
+    Http { status: StatusCode },
 }
 
 impl ApiError {
@@ -60,6 +64,8 @@ impl ApiError {
             }
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::Http { status } => *status,
         }
     }
 
@@ -79,6 +85,8 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::Http { status } => http_code(*status),
         }
     }
 
@@ -105,8 +113,54 @@ impl ApiError {
             ApiError::NotFound => "Not found",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
+            ApiError::HeadersTooLarge { .. } => "Request headers too large",
+            ApiError::Http { status } => status.canonical_reason().unwrap_or("HTTP error"),
         }
     }
+}
+
+/// The stable code of a rejection the HTTP layer itself made (hyper, axum, tower-http), by
+/// status; see [`problem_for_framework_errors`].
+fn http_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        431 => "headers_too_large",
+        500..=599 => "internal",
+        _ => "http_error",
+    }
+}
+
+/// The outermost response layer: a 4xx/5xx that is not problem+json already came from the
+/// framework (axum's extractor and routing rejections, tower-http's timeout and panic
+/// answers) and is rewritten into the one error format, keeping its status and headers
+/// (`Allow`, `Connection`, …). Handler errors are [`ApiError`] already and pass unchanged.
+pub async fn problem_for_framework_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    if is_problem {
+        return resp;
+    }
+    let (parts, _body) = resp.into_parts();
+    let mut fresh = ApiError::Http { status }.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().append(name, value.clone());
+        }
+    }
+    fresh
 }
 
 impl From<hookgate_providers::VerifyError> for ApiError {
@@ -178,6 +232,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::HeadersTooLarge { .. } => {
+                // Whatever the client sends next on this connection is not worth reading.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

@@ -58,6 +58,7 @@ impl Server {
             store: store.clone(),
             settings: EdgeSettings {
                 max_body_bytes: config.server.max_body_bytes,
+                max_header_bytes: config.server.max_header_bytes,
                 request_timeout: config.server.request_timeout,
                 store_timeout: config.store.timeout,
                 retry_after: config.store.retry_after,

@@ -447,3 +447,70 @@ async fn a_client_that_trickles_its_headers_is_disconnected() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_oversized_header_block_is_431_and_stores_nothing() {
+    let app = spawn_app().await;
+    let body = stripe_event("evt_big_header");
+    let mut h = sign(
+        "stripe",
+        STRIPE_SECRET,
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
+    // Validly signed, but one header of 64 KiB: over the default 32 KiB header limit.
+    h.push(("x-padding".into(), "a".repeat(64 * 1024)));
+    let resp = app.post("stripe", body.clone(), &h).await;
+    assert_eq!(resp.headers()["connection"], "close");
+    let p = json_with_status(resp, 431).await;
+    assert_eq!(p["code"], "headers_too_large");
+    // Many small headers that add up past the limit are refused the same way.
+    let mut h = sign(
+        "stripe",
+        STRIPE_SECRET,
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
+    for i in 0..600 {
+        h.push((format!("x-pad-{i}"), "b".repeat(60)));
+    }
+    let p = json_with_status(app.post("stripe", body.clone(), &h).await, 431).await;
+    assert_eq!(p["code"], "headers_too_large");
+    assert_eq!(app.server.store().count_events().await.unwrap(), 0);
+    // Headers under the limit still pass, so the limit is not set absurdly low.
+    let mut h = sign(
+        "stripe",
+        STRIPE_SECRET,
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
+    h.push(("x-padding".into(), "a".repeat(8 * 1024)));
+    json_with_status(app.post("stripe", body, &h).await, 200).await;
+    assert_eq!(app.server.store().count_events().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn framework_rejections_are_problem_json_with_a_code() {
+    let app = spawn_app().await;
+    // Percent-encoded invalid UTF-8 in the source name: axum's own path rejection.
+    for path in ["/webhooks/%ff", "/webhooks/%c0%af"] {
+        let resp = app
+            .client
+            .post(app.url(path))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let p = json_with_status(resp, 400).await;
+        assert_eq!(p["code"], "bad_request", "{path}");
+    }
+    // A wrong method on a route that only has GET: axum's own 405, keeping `Allow`.
+    let resp = app.client.post(app.url("/healthz")).send().await.unwrap();
+    assert!(resp.headers().contains_key("allow"));
+    let p = json_with_status(resp, 405).await;
+    assert_eq!(p["code"], "method_not_allowed");
+    assert_eq!(app.server.store().count_events().await.unwrap(), 0);
+}

@@ -5,7 +5,9 @@
 //! `GET /metrics` (Prometheus, [`metrics`]), the bearer-protected admin API under `/api`
 //! ([`admin`]) and the ops page `GET /dashboard` ([`dashboard`]).
 //! Everything a client can get wrong is answered with problem+json ([`crate::error::ApiError`]),
-//! including unknown routes (404) and wrong methods (405). Every response carries an
+//! including unknown routes (404), wrong methods (405), every rejection axum or tower-http
+//! makes itself (rewritten by [`crate::error::problem_for_framework_errors`]) and oversized
+//! header blocks (431, [`edge_guard`]). Every response carries an
 //! `x-request-id` (taken from the request when present), which is also on the request's span.
 
 pub mod admin;
@@ -38,6 +40,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct EdgeSettings {
     pub max_body_bytes: usize,
+    /// Largest header block (`server.max_header_bytes`), enforced by [`edge_guard`].
+    pub max_header_bytes: usize,
     pub request_timeout: Duration,
     pub store_timeout: Duration,
     pub retry_after: Duration,
@@ -76,6 +80,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/dashboard", get(dashboard::page))
         .nest("/api", admin::routes(state.clone()))
         .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge_guard,
+        ))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -97,4 +105,30 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Outermost: whatever axum or tower-http answered on its own becomes problem+json.
+        .layer(axum::middleware::map_response(
+            crate::error::problem_for_framework_errors,
+        ))
+}
+
+/// Checks every request before routing: a header block over `server.max_header_bytes` (names
+/// and values plus 4 bytes per line), or with more lines than it allows (one per 64 bytes of
+/// the limit, at least 64), is 431 problem+json and closes the connection.
+async fn edge_guard(
+    axum::extract::State(app): axum::extract::State<Arc<AppState>>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = app.settings.max_header_bytes;
+    let max_lines = (limit / 64).max(64);
+    let headers = req.headers();
+    let size: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if size > limit || headers.len() > max_lines {
+        return ApiError::HeadersTooLarge { limit }.into_response();
+    }
+    next.run(req).await
 }

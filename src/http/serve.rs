@@ -16,6 +16,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// Header lines hyper parses before giving up (its default is 100, answered with a bare 431).
+const HYPER_MAX_HEADERS: usize = 4096;
+/// hyper's read buffer, which bounds the header block it can parse (a bare 431 above it).
+const HYPER_MAX_BUF: usize = 1024 * 1024;
+
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionTimeouts {
     /// Request line and headers must arrive within this.
@@ -35,7 +40,11 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header_read);
+        .header_read_timeout(timeouts.header_read)
+        // hyper's own header limits answer with an empty body, so they sit far above
+        // `server.max_header_bytes`, which [`super::edge_guard`] enforces with problem+json.
+        .max_headers(HYPER_MAX_HEADERS)
+        .max_buf_size(HYPER_MAX_BUF);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
 
