@@ -448,26 +448,14 @@ async fn a_client_that_trickles_its_headers_is_disconnected() {
     .await;
 }
 
-/// Stripe headers for `body`, signed now, plus `extra`.
-fn signed_stripe(body: &str, extra: Vec<(String, String)>) -> Vec<(String, String)> {
-    let mut h = sign(
-        "stripe",
-        STRIPE_SECRET,
-        body.as_bytes(),
-        "",
-        SystemTime::now(),
-    );
-    h.extend(extra);
-    h
-}
-
 #[tokio::test]
 async fn an_oversized_header_block_is_431_and_stores_nothing() {
     let app = spawn_app().await;
     let body = stripe_event("evt_big_header");
     // Validly signed, but one header of 64 KiB: over the default 32 KiB header limit.
-    let h = signed_stripe(&body, vec![("x-padding".into(), "a".repeat(64 * 1024))]);
-    let resp = app.post("stripe", body.clone(), &h).await;
+    let resp = app
+        .post_stripe_with(&body, vec![("x-padding".into(), "a".repeat(64 * 1024))])
+        .await;
     assert_eq!(resp.headers()["connection"], "close");
     let p = json_with_status(resp, 431).await;
     assert_eq!(p["code"], "headers_too_large");
@@ -475,13 +463,12 @@ async fn an_oversized_header_block_is_431_and_stores_nothing() {
     let many = (0..600)
         .map(|i| (format!("x-pad-{i}"), "b".repeat(60)))
         .collect();
-    let h = signed_stripe(&body, many);
-    let p = json_with_status(app.post("stripe", body.clone(), &h).await, 431).await;
+    let p = json_with_status(app.post_stripe_with(&body, many).await, 431).await;
     assert_eq!(p["code"], "headers_too_large");
     assert_eq!(app.server.store().count_events().await.unwrap(), 0);
     // Headers under the limit still pass, so the limit is not set absurdly low.
-    let h = signed_stripe(&body, vec![("x-padding".into(), "a".repeat(8 * 1024))]);
-    json_with_status(app.post("stripe", body, &h).await, 200).await;
+    let small = vec![("x-padding".into(), "a".repeat(8 * 1024))];
+    json_with_status(app.post_stripe_with(&body, small).await, 200).await;
     assert_eq!(app.server.store().count_events().await.unwrap(), 1);
 }
 

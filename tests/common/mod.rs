@@ -152,13 +152,24 @@ impl TestApp {
 
     /// A Stripe event signed now with the current secret.
     pub async fn post_stripe(&self, body: &str) -> reqwest::Response {
-        let h = sign(
+        self.post_stripe_with(body, Vec::new()).await
+    }
+
+    /// A Stripe event signed now with the current secret, with `extra` headers after the
+    /// signature.
+    pub async fn post_stripe_with(
+        &self,
+        body: &str,
+        extra: Vec<(String, String)>,
+    ) -> reqwest::Response {
+        let mut h = sign(
             "stripe",
             STRIPE_SECRET,
             body.as_bytes(),
             "",
             SystemTime::now(),
         );
+        h.extend(extra);
         self.post("stripe", body.to_string(), &h).await
     }
 }
