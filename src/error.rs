@@ -45,8 +45,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
-    #[error("a rejection of the HTTP layer")]
-    Http { status: StatusCode },
+    /// A rejection the framework made itself; `detail` is its own message.
+    #[error("{detail}")]
+    Http { status: StatusCode, detail: String },
 }
 
 impl ApiError {
@@ -65,7 +66,7 @@ impl ApiError {
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::Http { status } => *status,
+            ApiError::Http { status, .. } => *status,
         }
     }
 
@@ -86,7 +87,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
-            ApiError::Http { status } => http_code(*status),
+            ApiError::Http { status, .. } => http_code(*status),
         }
     }
 
@@ -114,7 +115,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::HeadersTooLarge { .. } => "Request headers too large",
-            ApiError::Http { status } => status.canonical_reason().unwrap_or("HTTP error"),
+            ApiError::Http { status, .. } => status.canonical_reason().unwrap_or("HTTP error"),
         }
     }
 }
@@ -140,7 +141,8 @@ fn http_code(status: StatusCode) -> &'static str {
 /// The outermost response layer: a 4xx/5xx that is not problem+json already came from the
 /// framework (axum's extractor and routing rejections, tower-http's timeout and panic
 /// answers) and is rewritten into the one error format, keeping its status and headers
-/// (`Allow`, `Connection`, …). Handler errors are [`ApiError`] already and pass unchanged.
+/// (`Allow`, `Connection`, …) and its message (the first KiB of its text body) as `detail`.
+/// Handler errors are [`ApiError`] already and pass unchanged.
 pub async fn problem_for_framework_errors(resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -153,8 +155,13 @@ pub async fn problem_for_framework_errors(resp: Response) -> Response {
     if is_problem {
         return resp;
     }
-    let (parts, _body) = resp.into_parts();
-    let mut fresh = ApiError::Http { status }.into_response();
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
+    let detail = match std::str::from_utf8(&text).map(str::trim) {
+        Ok(t) if !t.is_empty() => t.to_string(),
+        _ => "the request was refused by the HTTP layer".to_string(),
+    };
+    let mut fresh = ApiError::Http { status, detail }.into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             fresh.headers_mut().append(name, value.clone());

@@ -486,6 +486,9 @@ async fn framework_rejections_are_problem_json_with_a_code() {
             .unwrap();
         let p = json_with_status(resp, 400).await;
         assert_eq!(p["code"], "bad_request", "{path}");
+        // The framework's own message survives as the detail.
+        let detail = p["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("Invalid URL"), "{path}: {detail}");
     }
     // A wrong method on a route that only has GET: axum's own 405, keeping `Allow`.
     let resp = app.client.post(app.url("/healthz")).send().await.unwrap();
