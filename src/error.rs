@@ -45,6 +45,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
+    /// A request head whose body framing two parsers could read differently (smuggling).
+    #[error("{0}")]
+    AmbiguousFraming(&'static str),
     /// A rejection the framework made itself; `detail` is its own message.
     #[error("{detail}")]
     Http { status: StatusCode, detail: String },
@@ -56,9 +59,10 @@ impl ApiError {
             ApiError::UnknownSource(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::InvalidSignature { .. } | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MissingEventId(_) | ApiError::MalformedBody(_) | ApiError::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::MissingEventId(_)
+            | ApiError::MalformedBody(_)
+            | ApiError::BadRequest(_)
+            | ApiError::AmbiguousFraming(_) => StatusCode::BAD_REQUEST,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable { .. } | ApiError::Overloaded { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -87,6 +91,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::AmbiguousFraming(_) => "ambiguous_framing",
             ApiError::Http { status, .. } => http_code(*status),
         }
     }
@@ -115,6 +120,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::HeadersTooLarge { .. } => "Request headers too large",
+            ApiError::AmbiguousFraming(_) => "Ambiguous message framing",
             ApiError::Http { status, .. } => status.canonical_reason().unwrap_or("HTTP error"),
         }
     }
@@ -240,7 +246,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::HeadersTooLarge { .. } => {
+            ApiError::HeadersTooLarge { .. } | ApiError::AmbiguousFraming(_) => {
                 // Whatever the client sends next on this connection is not worth reading.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

@@ -99,10 +99,15 @@ pub async fn ingest(
     if let Some(answer) = super::handshake::before_verify(&app, source, &preq) {
         return answer;
     }
-    if let Err(e) = source
-        .provider
-        .verify(&preq, &source.secrets, SystemTime::now())
-    {
+    // One rule for every provider: a repeated credential header is refused, never resolved
+    // by order (docs/hardening.md).
+    let verified = hookgate_providers::check_credential_headers(&*source.provider, &parts.headers)
+        .and_then(|()| {
+            source
+                .provider
+                .verify(&preq, &source.secrets, SystemTime::now())
+        });
+    if let Err(e) = verified {
         return Err(reject(&app, &source.name, rid, None, e.into()));
     }
     let body_sha256: [u8; 32] = Sha256::digest(&body).into();
