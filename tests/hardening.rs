@@ -1,5 +1,5 @@
 //! Hostile input at the edge, against the running server (issue 10): request smuggling on raw
-//! TCP and repeated credential headers for every built-in provider.
+//! TCP, repeated credential headers for every built-in provider, and rate limits.
 
 mod common;
 
@@ -429,4 +429,156 @@ async fn a_repeated_credential_header_is_refused_for_every_provider_in_either_or
         not_covered.join(", ")
     );
     assert!(covered.len() >= 40, "covered only {covered:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address reaches the server).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn rate_limited_count(app: &TestApp, source: &str) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("hookgate_ingest_rejections_total")
+                && l.contains(&format!("source=\"{source}\""))
+                && l.contains("reason=\"rate_limited\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test]
+async fn a_source_over_its_rate_limit_gets_429_with_retry_after_then_recovers() {
+    let extra = "\n[sources.limited]\nprovider = \"stripe\"\nsecrets = [\"env:HOOKGATE_EDGE_TEST_STRIPE\"]\nrate_limit = { per_second = 2, burst = 3 }\n";
+    std::env::set_var("HOOKGATE_EDGE_TEST_STRIPE", STRIPE_SECRET);
+    let app = spawn_app_with("", extra).await;
+    let post = |id: &str| {
+        let body = stripe_event(id);
+        let h = sign(
+            "stripe",
+            STRIPE_SECRET,
+            body.as_bytes(),
+            "",
+            SystemTime::now(),
+        );
+        let app = &app;
+        async move { app.post("limited", body, &h).await }
+    };
+    for i in 0..3 {
+        json_with_status(post(&format!("evt_rl_{i}")).await, 200).await;
+    }
+    let resp = post("evt_rl_over").await;
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    let p = json_with_status(resp, 429).await;
+    assert_eq!(p["code"], "rate_limited");
+    // Other sources are not limited by it.
+    json_with_status(app.post_stripe(&stripe_event("evt_rl_other")).await, 200).await;
+    assert_eq!(rate_limited_count(&app, "limited").await, 1);
+    // After the window, the refused event is accepted when retried.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    json_with_status(post("evt_rl_over").await, 200).await;
+    assert_eq!(app.server.store().count_events().await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn a_bad_signature_flood_from_one_address_is_429_before_verification() {
+    // `server.failed_auth_per_ip` is added to the base config's [server] table.
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let text = base_config(dir.path(), &url, "", "").replacen(
+        "[server]\n",
+        "[server]\nfailed_auth_per_ip = { per_second = 1, burst = 5 }\n",
+        1,
+    );
+    let config = hookgate::config::Config::from_toml(&text).unwrap();
+    let server = hookgate::server::Server::start(config).await.unwrap();
+    let base = format!("http://{}", server.addr());
+    let attacker = client_from("127.0.0.2");
+    let provider = client_from("127.0.0.3");
+    let bad = |client: &reqwest::Client, id: &str| {
+        client
+            .post(format!("{base}/webhooks/stripe"))
+            .header("stripe-signature", "t=1,v1=00")
+            .body(stripe_event(id))
+            .send()
+    };
+    let good = |client: &reqwest::Client, id: &str| {
+        let body = stripe_event(id);
+        let mut req = client
+            .post(format!("{base}/webhooks/stripe"))
+            .body(body.clone());
+        for (k, v) in sign(
+            "stripe",
+            STRIPE_SECRET,
+            body.as_bytes(),
+            "",
+            SystemTime::now(),
+        ) {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let mut answers = std::collections::BTreeMap::new();
+    for i in 0..20 {
+        let resp = bad(&attacker, &format!("evt_flood_{i}")).await.unwrap();
+        let status = resp.status().as_u16();
+        if status == 429 {
+            assert!(resp.headers().contains_key("retry-after"));
+            let p: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(p["code"], "rate_limited");
+        }
+        *answers.entry(status).or_insert(0) += 1;
+    }
+    assert_eq!(
+        answers.get(&401),
+        Some(&5),
+        "the burst is verified: {answers:?}"
+    );
+    assert_eq!(
+        answers.get(&429),
+        Some(&15),
+        "then refused unverified: {answers:?}"
+    );
+    // Genuine deliveries from another address of the same source still pass…
+    for i in 0..3 {
+        let resp = good(&provider, &format!("evt_genuine_{i}")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    // …while the flooding address is refused even with a valid signature, until it refills.
+    assert_eq!(
+        good(&attacker, "evt_attacker_valid")
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        good(&attacker, "evt_attacker_valid")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(server.store().count_events().await.unwrap(), 4);
 }

@@ -73,6 +73,20 @@ pub async fn ingest(
     };
     let span = tracing::Span::current();
     span.record("source", source.name.as_str());
+    // Limits before any work: the body is not even read (src/http/rate_limit.rs).
+    let client = req
+        .extensions()
+        .get::<super::serve::ClientAddr>()
+        .map(|c| c.0.ip());
+    let limited = match (&app.settings.failed_auth, client) {
+        (Some(limit), Some(ip)) => limit.check(ip),
+        _ => Ok(()),
+    }
+    .and_then(|()| source.rate_limit.as_ref().map_or(Ok(()), |l| l.check()));
+    if let Err(retry_after) = limited {
+        let e = ApiError::RateLimited { retry_after };
+        return Err(reject(&app, &source.name, rid, None, e));
+    }
     let (parts, body) = req.into_parts();
     let body = read_body(body, &parts.headers, &app.settings)
         .await
@@ -108,6 +122,9 @@ pub async fn ingest(
                 .verify(&preq, &source.secrets, SystemTime::now())
         });
     if let Err(e) = verified {
+        if let (Some(limit), Some(ip)) = (&app.settings.failed_auth, client) {
+            limit.failed(ip);
+        }
         return Err(reject(&app, &source.name, rid, None, e.into()));
     }
     let body_sha256: [u8; 32] = Sha256::digest(&body).into();

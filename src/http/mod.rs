@@ -20,6 +20,7 @@ pub mod handshake;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod rate_limit;
 pub mod serve;
 
 use crate::dispatch::routing::Routes;
@@ -49,6 +50,8 @@ pub struct EdgeSettings {
     pub store_timeout: Duration,
     pub retry_after: Duration,
     pub public_url: Option<String>,
+    /// `server.failed_auth_per_ip`, when configured.
+    pub failed_auth: Option<Arc<rate_limit::FailedAuthLimit>>,
 }
 
 /// State shared by every request.
