@@ -68,6 +68,25 @@ pub struct ServerConfig {
     /// larger ones get 431 problem+json. Also bounds the number of header lines (one per
     /// 64 bytes of this limit, at least 64).
     pub max_header_bytes: usize,
+    /// Verification failures each client address (socket peer) may cause, per replica; past
+    /// it every webhook request from that address is 429 `rate_limited` until it refills.
+    /// Off when unset.
+    pub failed_auth_per_ip: Option<RateLimitConfig>,
+}
+
+/// A token bucket: `burst` at once, refilled at `per_second` (per replica).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl RateLimitConfig {
+    fn check(&self, at: &str) -> Option<String> {
+        (!(self.per_second.is_finite() && self.per_second > 0.0 && self.burst >= 1))
+            .then(|| format!("{at}: per_second must be > 0 and burst at least 1"))
+    }
 }
 
 impl Default for ServerConfig {
@@ -80,6 +99,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 32 * 1024,
+            failed_auth_per_ip: None,
         }
     }
 }
@@ -206,6 +226,9 @@ pub struct SourceConfig {
     /// The SNS topic ARNs an `aws-sns` source accepts.
     #[serde(default)]
     pub topic_arns: Vec<String>,
+    /// Requests this source accepts per second (and in a burst), per replica; beyond it 429
+    /// `rate_limited`. Off when unset.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -453,6 +476,13 @@ impl Config {
         if self.stats.flush_interval < Duration::from_millis(100) {
             problems.push("stats.flush_interval must be at least 100ms".into());
         }
+        if let Some(p) = self
+            .server
+            .failed_auth_per_ip
+            .and_then(|r| r.check("server.failed_auth_per_ip"))
+        {
+            problems.push(p);
+        }
         if self.sources.is_empty() {
             warnings.push("no sources are configured: every webhook will get 404".into());
         }
@@ -487,6 +517,12 @@ impl Config {
                     continue;
                 }
             };
+            if let Some(p) = sc
+                .rate_limit
+                .and_then(|r| r.check(&format!("sources.{name}.rate_limit")))
+            {
+                problems.push(p);
+            }
             if sc.secrets.is_empty() {
                 problems.push(format!("sources.{name}: at least one secret is required"));
             }
@@ -523,6 +559,9 @@ impl Config {
                 provider,
                 secrets: Secrets::new(secrets),
                 public_url: sc.public_url.clone(),
+                rate_limit: sc
+                    .rate_limit
+                    .map(|r| crate::http::rate_limit::SourceLimit::new(&r)),
             });
         }
 

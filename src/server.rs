@@ -63,6 +63,9 @@ impl Server {
                 store_timeout: config.store.timeout,
                 retry_after: config.store.retry_after,
                 public_url: config.server.public_url.clone(),
+                failed_auth: config.server.failed_auth_per_ip.map(|r| {
+                    std::sync::Arc::new(crate::http::rate_limit::FailedAuthLimit::new(&r))
+                }),
             },
         });
         let listener = tokio::net::TcpListener::bind(config.server.listen)
