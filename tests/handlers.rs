@@ -177,6 +177,49 @@ async fn postgres_pause_survives_a_restart_and_resume_drains() {
     pause_survives_a_restart_and_resume_drains(tempfile::tempdir().unwrap(), &pg.url).await;
 }
 
+/// Deliveries already handed to the handler's lane when the pause lands are given back
+/// unattempted, with their leases released: with a 30 s lease, a resume delivers them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_gives_back_what_was_already_queued() {
+    let rx = Receiver::start().await;
+    rx.set_delay(Duration::from_millis(400));
+    let dir = tempfile::tempdir().unwrap();
+    let dispatch = "\n[dispatch]\npoll_interval = \"20ms\"\nlease = \"30s\"\n";
+    let extra = extra_config(
+        dir.path(),
+        dispatch,
+        &[("billing", &rx.url(), "concurrency = 1\n")],
+    );
+    let url = sqlite_url(dir.path());
+    let app = spawn_app_on(dir, &url, "", &extra).await;
+    for i in 0..6 {
+        json_with_status(app.post_stripe(&event(&format!("evt_q{i}"))).await, 200).await;
+    }
+    rx.wait_for(1, Duration::from_secs(5)).await;
+    json_with_status(admin(&app, "POST", "/handlers/billing/pause").await, 200).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = rx.received().len();
+    assert!(
+        sent <= 2,
+        "only what was in flight when the pause landed is sent; got {sent}"
+    );
+    let status = handler_status(&app, "billing").await;
+    assert_eq!(
+        status["pending"].as_i64(),
+        Some(6 - sent as i64),
+        "{status}"
+    );
+
+    json_with_status(admin(&app, "POST", "/handlers/billing/resume").await, 200).await;
+    // Released leases are due at once; unreleased ones would wait out the 30 s lease.
+    until("the rest to arrive", Duration::from_secs(8), async || {
+        (keys(&rx).len() == 6).then_some(())
+    })
+    .await;
+    assert!(rx.received().iter().all(|r| r.attempt == 1));
+    app.server.shutdown().await.unwrap();
+}
+
 /// Two gateways on one Postgres: a pause made through A holds B's dispatcher too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pause_through_one_replica_holds_the_other() {
