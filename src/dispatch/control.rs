@@ -13,7 +13,7 @@ use super::breaker::{Breaker, BreakerConfig};
 use crate::config::HandlerConfig;
 use crate::store::{HandlerPause, Store};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -29,6 +29,9 @@ pub struct HandlerControl {
     /// When it was paused (Unix ms), as stored; 0 when not paused.
     paused_at_ms: AtomicI64,
     pub breaker: Breaker,
+    /// Bumped by every pause or resume made through this replica, so a store read that was
+    /// already under way does not undo it with the state from before.
+    local_changes: AtomicU64,
     /// Notified whenever the pause or the breaker state changes (the claimer waits on it).
     pub changed: Notify,
 }
@@ -40,6 +43,7 @@ impl HandlerControl {
             paused: AtomicBool::new(false),
             paused_at_ms: AtomicI64::new(0),
             breaker: Breaker::new(breaker),
+            local_changes: AtomicU64::new(0),
             changed: Notify::new(),
         }
     }
@@ -57,6 +61,12 @@ impl HandlerControl {
     /// loads — the hand-off asks this for every delivery.
     pub fn holds(&self) -> bool {
         self.is_paused() || !self.breaker.is_closed()
+    }
+
+    /// A pause or resume just written to the store through this replica: in force at once.
+    pub fn set_paused_locally(&self, paused_at_ms: Option<i64>) {
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
+        self.set_paused(paused_at_ms);
     }
 
     /// Set the pause as stored; wakes the claimer when it changes.
@@ -106,9 +116,14 @@ impl Controls {
         self.0.values()
     }
 
-    /// Mirror the stored pauses: handlers in `paused` are paused, every other one is not.
-    pub fn apply(&self, paused: &[HandlerPause]) {
-        for c in self.0.values() {
+    /// Mirror the stored pauses: handlers in `paused` are paused, every other one is not —
+    /// except those changed through this replica since `before` was taken (the read may
+    /// predate that change).
+    pub fn apply(&self, paused: &[HandlerPause], before: &[u64]) {
+        for (c, seen) in self.0.values().zip(before) {
+            if c.local_changes.load(Ordering::Acquire) != *seen {
+                continue;
+            }
             let at = paused
                 .iter()
                 .find(|p| p.handler == c.name)
@@ -117,14 +132,53 @@ impl Controls {
         }
     }
 
-    /// Read the stored pauses once, then every [`PAUSE_POLL`], until `shutdown`.
-    pub async fn follow_store(self, store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
-        let mut failing = false;
+    /// Read the stored pauses before dispatching starts, retrying every [`PAUSE_POLL`] until
+    /// the store answers (or `shutdown`): a handler paused before this process started must
+    /// not get a single attempt from it. `false` on shutdown.
+    pub async fn load(&self, store: &dyn Store, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let mut warned = false;
         loop {
             match store.paused_handlers().await {
                 Ok(paused) => {
+                    let before: Vec<u64> = self
+                        .0
+                        .values()
+                        .map(|c| c.local_changes.load(Ordering::Acquire))
+                        .collect();
+                    self.apply(&paused, &before);
+                    return true;
+                }
+                Err(e) => {
+                    if !warned {
+                        warned = true;
+                        tracing::warn!(error = %e, "cannot read paused handlers; dispatching waits until the store answers");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PAUSE_POLL) => {}
+                _ = shutdown.wait_for(|s| *s) => return false,
+            }
+        }
+    }
+
+    /// Read the stored pauses every [`PAUSE_POLL`], until `shutdown`.
+    pub async fn follow_store(self, store: Arc<dyn Store>, mut shutdown: watch::Receiver<bool>) {
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(PAUSE_POLL) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            let before: Vec<u64> = self
+                .0
+                .values()
+                .map(|c| c.local_changes.load(Ordering::Acquire))
+                .collect();
+            match store.paused_handlers().await {
+                Ok(paused) => {
                     failing = false;
-                    self.apply(&paused);
+                    self.apply(&paused, &before);
                 }
                 // Keep the last known state: a store outage neither pauses nor resumes.
                 Err(e) if !failing => {
@@ -132,10 +186,6 @@ impl Controls {
                     tracing::warn!(error = %e, "cannot read paused handlers; keeping the last known state");
                 }
                 Err(_) => {}
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(PAUSE_POLL) => {}
-                _ = shutdown.wait_for(|s| *s) => return,
             }
         }
     }

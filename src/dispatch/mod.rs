@@ -142,6 +142,10 @@ impl Dispatcher {
         shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) {
+        let mut stop = shutdown.clone();
+        if !self.controls.load(store.as_ref(), &mut stop).await {
+            return;
+        }
         let mut handlers = JoinSet::new();
         handlers.spawn(self.controls.follow_store(store.clone(), shutdown.clone()));
         for ends in self.lanes {

@@ -121,6 +121,6 @@ async fn set_paused(
         .pop()
         .ok_or_else(|| ApiError::UnknownHandler(name.to_string()))?;
     // In force here at once; the other replicas read it from the store.
-    control.set_paused(status.paused_at_ms);
+    control.set_paused_locally(status.paused_at_ms);
     Ok(Json(status))
 }
