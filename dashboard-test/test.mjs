@@ -366,8 +366,10 @@ backoff_cap = "20ms"
   await sleep(2000);
   equal(billing.got.length, gotBefore, "nothing is sent to a paused handler");
   await page.click('[data-testid="handler-billing-resume"]');
-  await page.waitForSelector('[data-testid="handler-billing-control"][data-paused="false"]');
-  check(true, "Resume shows billing running again");
+  await page.waitForSelector('[data-testid="handler-billing-control"][data-paused="false"]', { state: "attached" });
+  check(await page.$('[data-testid="handler-billing-control"] .badge.paused') === null, "Resume shows billing running again, without the badge");
+  await page.waitForSelector('[data-testid="handler-billing-pause"]');
+  check(true, "the button offers Pause again");
   equal((await api("/handlers")).handlers.find((x) => x.name === "billing").paused, false, "the API lists billing as running");
   await until("the delivery held while paused to reach billing", async () => billing.got.some((g) => g.key === "stripe:evt_dash_paused"));
   check(true, "resume sends what waited");
