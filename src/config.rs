@@ -306,6 +306,16 @@ pub struct HandlerConfig {
     /// HTTP statuses that make a delivery dead at once. Default: every status that is not
     /// 2xx, 408, 429 or 5xx. When set, only these are permanent; others are retried.
     pub permanent_statuses: Option<Vec<u16>>,
+    /// Consecutive failed attempts (across deliveries) that open this handler's circuit
+    /// breaker in a replica; 0 turns the breaker off.
+    #[serde(default = "defaults::breaker_threshold")]
+    pub breaker_threshold: u32,
+    /// Delay before the first probe of an open breaker; doubles after each failed probe.
+    #[serde(default = "defaults::breaker_probe_base", with = "humantime_serde")]
+    pub breaker_probe_base: Duration,
+    /// Longest delay between probes of an open breaker.
+    #[serde(default = "defaults::breaker_probe_cap", with = "humantime_serde")]
+    pub breaker_probe_cap: Duration,
 }
 
 mod defaults {
@@ -327,6 +337,15 @@ mod defaults {
     }
     pub fn backoff_cap() -> Duration {
         Duration::from_secs(3600)
+    }
+    pub fn breaker_threshold() -> u32 {
+        10
+    }
+    pub fn breaker_probe_base() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn breaker_probe_cap() -> Duration {
+        Duration::from_secs(30)
     }
 }
 

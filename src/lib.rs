@@ -11,13 +11,16 @@
 //! [`error`] (problem+json), [`http`] (routes, admin API), [`store`] (inbox/outbox, SQLite and
 //! Postgres), [`dispatch`] (leases, retries, routing), [`sinks`] (http, redis_stream),
 //! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`stats`]
-//! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`] and [`send`]
-//! (the command line), [`telemetry`] (logging).
+//! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`], [`send`] and
+//! [`handlers_cli`] (the command line; [`admin_client`] calls a running gateway's admin API),
+//! [`telemetry`] (logging).
 
+pub mod admin_client;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod handlers_cli;
 pub mod http;
 pub mod replay;
 pub mod retention;

@@ -56,6 +56,7 @@ impl Server {
             admin_token,
             stats: stats.clone(),
             store: store.clone(),
+            controls: dispatcher.controls(),
             settings: EdgeSettings {
                 max_body_bytes: config.server.max_body_bytes,
                 max_header_bytes: config.server.max_header_bytes,

@@ -495,6 +495,9 @@ async fn stats_windows_filters_and_the_api_description() {
         "/api/events/{id}/replay",
         "/api/replay",
         "/api/deliveries/retry-dead",
+        "/api/handlers",
+        "/api/handlers/{name}/pause",
+        "/api/handlers/{name}/resume",
         "/metrics",
     ] {
         assert!(paths.iter().any(|p| *p == route), "{route} in {paths:?}");

@@ -736,14 +736,25 @@ async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
 /// that they are written unleased (claimable) and the lane's claimer is woken. Attempts
 /// recorded through the group commit need the lease like any completion.
 async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
+    use hookgate::dispatch::breaker::BreakerConfig;
+    use hookgate::dispatch::control::HandlerControl;
     use hookgate::store::handoff::{HandOff, Lane};
     let (queue, mut lane_rx) = tokio::sync::mpsc::channel(2);
     let wake = Arc::new(tokio::sync::Notify::new());
+    let control = Arc::new(HandlerControl::new(
+        "h",
+        BreakerConfig {
+            threshold: 0,
+            probe_base: std::time::Duration::from_secs(1),
+            probe_cap: std::time::Duration::from_secs(1),
+        },
+    ));
     let lanes = [(
         "h".to_string(),
         Lane {
             queue,
             wake: wake.clone(),
+            control: control.clone(),
         },
     )]
     .into_iter()
@@ -799,6 +810,70 @@ async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
     let d = s.deliveries_of(first.event.id).await.unwrap();
     assert_eq!((d[0].state.as_str(), d[0].attempts), ("delivered", 1));
     assert_eq!(s.attempts_of(first.id).await.unwrap().len(), 1);
+
+    // A paused handler gets nothing in its lane, even with room, and its claimer is not
+    // woken: the delivery waits in the store, claimable once the handler is let through.
+    drop(second);
+    control.set_paused(Some(store::now_ms()));
+    let held = event("ho", "4", "four", &["h"]);
+    let held_id = held.id;
+    assert!(s.record(vec![held]).await.unwrap()[0].is_accepted());
+    assert!(
+        lane_rx.try_recv().is_err(),
+        "nothing is handed to a paused handler"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified())
+            .await
+            .is_err(),
+        "a held handler's claimer is not woken"
+    );
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].event.id, held_id);
+}
+
+/// Pauses are stored per handler (a second pause keeps the first time; resume clears it),
+/// and a lease can be given back unattempted: due again at once, attempts unchanged, but only
+/// by the holder of the lease.
+async fn pauses_are_stored_and_leases_can_be_given_back(s: Arc<dyn Store>) {
+    assert!(s.paused_handlers().await.unwrap().is_empty());
+    s.set_handler_paused("h", true, 1_000).await.unwrap();
+    s.set_handler_paused("h", true, 2_000).await.unwrap();
+    s.set_handler_paused("other", false, 2_000).await.unwrap();
+    let paused = s.paused_handlers().await.unwrap();
+    assert_eq!(paused.len(), 1, "{paused:?}");
+    assert_eq!(
+        (paused[0].handler.as_str(), paused[0].paused_at_ms),
+        ("h", 1_000)
+    );
+    s.set_handler_paused("h", false, 3_000).await.unwrap();
+    assert!(s.paused_handlers().await.unwrap().is_empty());
+    s.set_handler_paused("h", true, 4_000).await.unwrap();
+    assert_eq!(s.paused_handlers().await.unwrap()[0].paused_at_ms, 4_000);
+
+    record_one(&s, event("stripe", "evt_gb", "body", &["h"])).await;
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let d = &claimed[0];
+    assert_eq!(
+        s.release_leases(&[(d.id, Uuid::now_v7())]).await.unwrap(),
+        0,
+        "a wrong lease token releases nothing"
+    );
+    assert_eq!(s.release_leases(&[(d.id, d.lease_token)]).await.unwrap(), 1);
+    let again = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(again.len(), 1, "released: due again at once");
+    assert_eq!((again[0].id, again[0].attempts), (d.id, 0));
+    assert!(
+        !s.complete(&[completion(d, NextState::Delivered)])
+            .await
+            .unwrap()[0],
+        "the old lease is void"
+    );
+    assert_eq!(s.release_leases(&[]).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -859,4 +934,5 @@ contract!(
     stats_add_up_across_flushes_and_are_summed_per_bucket,
     retention_purges_in_batches_only_what_the_moved_clock_expired,
     retention_does_not_stall_concurrent_ingest,
+    pauses_are_stored_and_leases_can_be_given_back,
 );

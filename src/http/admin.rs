@@ -39,6 +39,12 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/events/{id}/replay", post(replay_one))
         .route("/replay", post(replay_filtered))
         .route("/deliveries/retry-dead", post(retry_dead))
+        .route("/handlers", get(super::admin_handlers::list))
+        .route("/handlers/{name}/pause", post(super::admin_handlers::pause))
+        .route(
+            "/handlers/{name}/resume",
+            post(super::admin_handlers::resume),
+        )
         .layer(axum::middleware::from_fn_with_state(state, require_token))
         // Added after the layer: the description of the API is public, its data is not.
         .route("/openapi.json", get(openapi))
@@ -109,7 +115,7 @@ async fn require_token(
     }
 }
 
-fn store_error(app: &AppState, e: StoreError) -> ApiError {
+pub(super) fn store_error(app: &AppState, e: StoreError) -> ApiError {
     tracing::warn!(error = %e, "admin API store failure");
     ApiError::Unavailable {
         retry_after: app.settings.retry_after,

@@ -13,6 +13,7 @@
 //! `x-request-id` (taken from the request when present), which is also on the request's span.
 
 pub mod admin;
+pub mod admin_handlers;
 pub mod dashboard;
 pub mod extract;
 pub mod framing;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub admin_token: Option<Secret>,
     /// Ingest and delivery counters (per-minute stats and Prometheus).
     pub stats: Arc<Stats>,
+    /// Each handler's pause flag and this replica's circuit breaker.
+    pub controls: crate::dispatch::control::Controls,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

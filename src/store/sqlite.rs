@@ -15,8 +15,8 @@ use super::group_commit::{BatchResult, BlockingBatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
     AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, KeyRow, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
-    StoredDelivery, StoredEvent, LIST_COLUMNS,
+    EventSummary, HandlerHealth, HandlerPause, KeyRow, NewEvent, RecordOutcome, StatsRow, Store,
+    StoreError, StoredDelivery, StoredEvent, LIST_COLUMNS,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -740,6 +740,63 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn set_handler_paused(
+        &self,
+        handler: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO handler_state (handler, paused_at, updated_at) \
+             VALUES (?1, CASE WHEN ?2 THEN ?3 END, ?3) \
+             ON CONFLICT (handler) DO UPDATE SET updated_at = excluded.updated_at, \
+             paused_at = CASE WHEN ?2 THEN coalesce(handler_state.paused_at, excluded.paused_at) END",
+        )
+        .bind(handler)
+        .bind(paused)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn paused_handlers(&self) -> Result<Vec<HandlerPause>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT handler, paused_at FROM handler_state WHERE paused_at IS NOT NULL ORDER BY handler",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HandlerPause {
+                    handler: r.try_get("handler")?,
+                    paused_at_ms: r.try_get("paused_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn release_leases(&self, leases: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut n = 0;
+        for (id, token) in leases {
+            n += sqlx::query(
+                "UPDATE deliveries SET lease_until = NULL, lease_token = NULL \
+                 WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+            )
+            .bind(id.to_string())
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 }
 
