@@ -121,7 +121,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             config.resolve()?;
             let store = crate::store::open(&config.store).await?;
             let routes = Routes::from_config(&config.handlers);
-            let n = crate::replay::retry_dead(&store, &routes, handler.as_deref()).await?;
+            let filter = crate::store::DeliveryFilter {
+                handler,
+                ..Default::default()
+            };
+            let n = crate::replay::retry_dead(&store, &routes, &filter).await?;
             println!("{n} dead deliveries queued for retry");
             Ok(0)
         }

@@ -39,6 +39,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     #[error("no such route")]
     NotFound,
+    #[error("no handler named `{0}` is configured")]
+    UnknownHandler(String),
     #[error("a valid admin bearer token is required")]
     Unauthorized,
     #[error("{0}")]
@@ -53,7 +55,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::UnknownSource(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UnknownSource(_) | ApiError::NotFound | ApiError::UnknownHandler(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::InvalidSignature { .. } | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingEventId(_) | ApiError::MalformedBody(_) | ApiError::BadRequest(_) => {
@@ -84,6 +88,7 @@ impl ApiError {
             ApiError::RequestTimeout => "request_timeout",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NotFound => "not_found",
+            ApiError::UnknownHandler(_) => "unknown_handler",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
@@ -112,6 +117,7 @@ impl ApiError {
             ApiError::RequestTimeout => "Request timeout",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::NotFound => "Not found",
+            ApiError::UnknownHandler(_) => "Unknown handler",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::HeadersTooLarge { .. } => "Request headers too large",
