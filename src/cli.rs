@@ -1,5 +1,5 @@
 //! The command line: `hookgate serve | migrate | check-config | send | replay | retry-dead |
-//! providers`.
+//! deliveries | providers`.
 //!
 //! Each subcommand loads and validates the config the same way, then calls into the library;
 //! `providers` needs no config (it describes the built-ins).
@@ -43,6 +43,8 @@ pub enum Command {
         #[arg(long)]
         handler: Option<String>,
     },
+    /// Find, inspect and retry deliveries through a running gateway's admin API.
+    Deliveries(crate::deliveries::DeliveriesArgs),
     /// List the built-in providers with their facts, or print a config snippet for one.
     Providers {
         /// A provider name: print a ready `[sources.NAME]` snippet.
@@ -117,6 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Send(args) => crate::send::run(&config, args).await,
         Command::Replay(args) => replay(&config, args).await,
         Command::Providers { name, markdown } => providers(name.as_deref(), markdown),
+        Command::Deliveries(args) => crate::deliveries::run(&config, args).await,
         Command::RetryDead { handler } => {
             config.resolve()?;
             let store = crate::store::open(&config.store).await?;

@@ -12,10 +12,13 @@
 //! Postgres), [`dispatch`] (leases, retries, routing), [`sinks`] (http, redis_stream),
 //! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`stats`]
 //! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`] and [`send`]
-//! (the command line), [`telemetry`] (logging).
+//! (the command line), [`client`] and [`deliveries`] (commands that call a running gateway's
+//! admin API), [`telemetry`] (logging).
 
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod deliveries;
 pub mod dispatch;
 pub mod error;
 pub mod http;
