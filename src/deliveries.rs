@@ -4,6 +4,7 @@
 
 use crate::client::{AdminArgs, AdminClient};
 use crate::config::Config;
+use crate::store::DeliveryState;
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -65,8 +66,8 @@ pub enum DeliveriesCommand {
         #[command(flatten)]
         filter: FilterArgs,
         /// pending, retrying, delivered or dead.
-        #[arg(long)]
-        state: Option<String>,
+        #[arg(long, value_parser = parse_state)]
+        state: Option<DeliveryState>,
         /// Page size (1–500).
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -79,12 +80,15 @@ pub enum DeliveriesCommand {
     },
     /// One delivery with every attempt.
     Show {
+        /// The delivery's id (as `list` prints it).
         id: uuid::Uuid,
+        /// Print the API's JSON.
         #[arg(long)]
         json: bool,
     },
     /// Retry one delivery now (any state), or with `--dead` every dead one matching the filter.
     Retry {
+        /// The delivery's id (as `list` prints it).
         #[arg(required_unless_present = "dead", conflicts_with = "dead")]
         id: Option<uuid::Uuid>,
         /// Retry the dead deliveries matching the filter (all of them without one).
@@ -92,9 +96,15 @@ pub enum DeliveriesCommand {
         dead: bool,
         #[command(flatten)]
         filter: FilterArgs,
+        /// Print the API's JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_state(s: &str) -> Result<DeliveryState, String> {
+    serde_json::from_value(json!(s))
+        .map_err(|_| format!("`{s}` is not a state; use pending, retrying, delivered or dead"))
 }
 
 pub async fn run(config: &Config, args: DeliveriesArgs) -> anyhow::Result<i32> {
@@ -113,7 +123,7 @@ pub async fn run(config: &Config, args: DeliveriesArgs) -> anyhow::Result<i32> {
                 .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
                 .collect();
             if let Some(s) = state {
-                query.push(("state", s));
+                query.push(("state", s.as_str().to_string()));
             }
             if let Some(c) = cursor {
                 query.push(("cursor", c));
