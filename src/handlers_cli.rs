@@ -1,8 +1,8 @@
 //! `hookgate handlers list | pause NAME | resume NAME`: the handlers of a running gateway,
-//! through its admin API ([`crate::admin_client`]). Readable lines by default, the API's JSON
+//! through its admin API ([`crate::client`]). Readable lines by default, the API's JSON
 //! with `--json`.
 
-use crate::admin_client::{AdminArgs, AdminClient};
+use crate::client::{AdminArgs, AdminClient};
 use crate::config::Config;
 use serde_json::Value;
 
@@ -30,15 +30,18 @@ pub enum HandlersAction {
 pub async fn run(config: &Config, args: HandlersArgs) -> anyhow::Result<i32> {
     let client = AdminClient::new(config, &args.admin)?;
     let answer = match &args.action {
-        HandlersAction::List => client.get("/handlers").await?,
+        HandlersAction::List => client.get("/api/handlers", &[]).await?,
         HandlersAction::Pause { name } => {
             client
-                .post(&format!("/handlers/{}/pause", path_segment(name)))
+                .post(&format!("/api/handlers/{}/pause", path_segment(name)), None)
                 .await?
         }
         HandlersAction::Resume { name } => {
             client
-                .post(&format!("/handlers/{}/resume", path_segment(name)))
+                .post(
+                    &format!("/api/handlers/{}/resume", path_segment(name)),
+                    None,
+                )
                 .await?
         }
     };

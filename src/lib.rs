@@ -11,13 +11,14 @@
 //! [`error`] (problem+json), [`http`] (routes, admin API), [`store`] (inbox/outbox, SQLite and
 //! Postgres), [`dispatch`] (leases, retries, routing), [`sinks`] (http, redis_stream),
 //! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`stats`]
-//! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`], [`send`] and
-//! [`handlers_cli`] (the command line; [`admin_client`] calls a running gateway's admin API),
-//! [`telemetry`] (logging).
+//! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`] and [`send`]
+//! (the command line), [`client`] (calls a running gateway's admin API) with the commands that
+//! use it, [`deliveries`] and [`handlers_cli`], [`telemetry`] (logging).
 
-pub mod admin_client;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod deliveries;
 pub mod dispatch;
 pub mod error;
 pub mod handlers_cli;

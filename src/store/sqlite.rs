@@ -14,9 +14,9 @@
 use super::group_commit::{BatchResult, BlockingBatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
-    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, HandlerPause, KeyRow, NewEvent, RecordOutcome, StatsRow, Store,
-    StoreError, StoredDelivery, StoredEvent, LIST_COLUMNS,
+    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, DeliveryFilter,
+    DeliveryInfo, DeliveryState, EventFilter, EventSummary, HandlerHealth, HandlerPause, KeyRow,
+    NewEvent, RecordOutcome, StatsRow, Store, StoreError, StoredDelivery, StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -553,17 +553,69 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
-    async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError> {
+    async fn retry_dead(&self, filter: &DeliveryFilter, now_ms: i64) -> Result<u64, StoreError> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ",
+        );
+        qb.push_bind(now_ms)
+            .push(", created_at = ")
+            .push_bind(now_ms)
+            .push(", updated_at = ")
+            .push_bind(now_ms)
+            .push(
+                ", lease_until = NULL, lease_token = NULL WHERE state = 'dead' AND id IN \
+                 (SELECT d.id FROM deliveries d JOIN inbox i ON i.id = d.event WHERE 1 = 1",
+            );
+        let only_dead = DeliveryFilter {
+            state: Some(DeliveryState::Dead),
+            ..filter.clone()
+        };
+        super::push_delivery_filter(&mut qb, &only_dead);
+        qb.push(")");
+        let done = qb.build().execute(&self.writer).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {} FROM deliveries d JOIN inbox i ON i.id = d.event WHERE 1 = 1",
+            super::DELIVERY_INFO_COLUMNS
+        ));
+        super::push_delivery_filter(&mut qb, filter);
+        if let Some(b) = before {
+            qb.push(" AND d.id < ").push_bind(b.to_string());
+        }
+        qb.push(" ORDER BY d.id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(delivery_info_from_row).collect()
+    }
+
+    async fn delivery(&self, id: Uuid) -> Result<Option<DeliveryInfo>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM deliveries d JOIN inbox i ON i.id = d.event WHERE d.id = ?1",
+            super::DELIVERY_INFO_COLUMNS
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(delivery_info_from_row).transpose()
+    }
+
+    async fn retry_delivery(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, created_at = ?1, \
-             updated_at = ?1, lease_until = NULL, lease_token = NULL \
-             WHERE state = 'dead' AND (?2 IS NULL OR handler = ?2)",
+             updated_at = ?1, lease_until = NULL, lease_token = NULL WHERE id = ?2",
         )
         .bind(now_ms)
-        .bind(handler)
+        .bind(id.to_string())
         .execute(&self.writer)
         .await?;
-        Ok(done.rows_affected())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn list_events(
@@ -572,8 +624,10 @@ impl Store for SqliteStore {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE 1 = 1"));
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {} FROM inbox WHERE 1 = 1",
+            super::list_columns()
+        ));
         super::push_event_filter(&mut qb, filter);
         if let Some(b) = before {
             qb.push(" AND id < ").push_bind(b.to_string());
@@ -844,5 +898,28 @@ fn listed_from_row(r: &SqliteRow) -> Result<EventSummary, StoreError> {
             dead: r.try_get("d_dead")?,
         }),
         ..summary_from_row(r)?
+    })
+}
+
+fn delivery_info_from_row(r: &SqliteRow) -> Result<DeliveryInfo, StoreError> {
+    let id: String = r.try_get("id")?;
+    let ev: String = r.try_get("event")?;
+    let state: String = r.try_get("state")?;
+    let attempts: i32 = r.try_get("attempts")?;
+    Ok(DeliveryInfo {
+        id: parse_uuid(&id)?,
+        event: parse_uuid(&ev)?,
+        handler: r.try_get("handler")?,
+        state: DeliveryState::of(&state, attempts),
+        attempts,
+        next_attempt_at_ms: r.try_get("next_attempt_at")?,
+        last_status: r.try_get("last_status")?,
+        last_error: r.try_get("last_error")?,
+        created_at_ms: r.try_get("created_at")?,
+        updated_at_ms: r.try_get("updated_at")?,
+        source: r.try_get("source")?,
+        event_id: r.try_get("event_id")?,
+        event_type: r.try_get("event_type")?,
+        received_at_ms: r.try_get("received_at")?,
     })
 }
