@@ -12,7 +12,7 @@
 //! that only attempt results and the dispatcher's admission touch. Each operation has an
 //! `_at(now)` form, so the tests drive the clock.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
@@ -68,7 +68,6 @@ pub struct BreakerConfig {
 
 #[derive(Debug)]
 struct Inner {
-    consecutive_failures: u32,
     /// Failed probes since the breaker last closed (the backoff exponent).
     failed_probes: u32,
     next_probe_at: Instant,
@@ -90,6 +89,9 @@ pub struct BreakerView {
 pub struct Breaker {
     cfg: BreakerConfig,
     state: AtomicU8,
+    /// Outside the mutex so that a success while closed — almost every attempt — costs two
+    /// atomic operations and no lock.
+    consecutive_failures: AtomicU32,
     opens: AtomicU64,
     inner: Mutex<Inner>,
 }
@@ -99,9 +101,9 @@ impl Breaker {
         Breaker {
             cfg,
             state: AtomicU8::new(BreakerState::Closed as u8),
+            consecutive_failures: AtomicU32::new(0),
             opens: AtomicU64::new(0),
             inner: Mutex::new(Inner {
-                consecutive_failures: 0,
                 failed_probes: 0,
                 next_probe_at: Instant::now(),
             }),
@@ -175,10 +177,16 @@ impl Breaker {
         if self.cfg.threshold == 0 {
             return None;
         }
+        if ok && self.is_closed() {
+            if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
+                self.consecutive_failures.store(0, Ordering::Relaxed);
+            }
+            return None;
+        }
         let mut inner = self.lock();
         let from = self.state();
         if ok {
-            inner.consecutive_failures = 0;
+            self.consecutive_failures.store(0, Ordering::Relaxed);
             inner.failed_probes = 0;
             if from != BreakerState::Closed {
                 self.set(BreakerState::Closed);
@@ -186,9 +194,12 @@ impl Breaker {
             }
             return None;
         }
-        inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
+        let failures = self
+            .consecutive_failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         let reopen = match from {
-            BreakerState::Closed => inner.consecutive_failures >= self.cfg.threshold,
+            BreakerState::Closed => failures >= self.cfg.threshold,
             BreakerState::HalfOpen => {
                 inner.failed_probes = inner.failed_probes.saturating_add(1);
                 true
@@ -222,7 +233,7 @@ impl Breaker {
         let state = self.state();
         BreakerView {
             state,
-            consecutive_failures: inner.consecutive_failures,
+            consecutive_failures: self.consecutive_failures.load(Ordering::Relaxed),
             opens: self.opens.load(Ordering::Relaxed),
             next_probe_in_ms: (state == BreakerState::Open).then(|| {
                 inner
