@@ -23,10 +23,12 @@
 //! beyond following chunk sizes.
 
 use bytes::{Buf, BytesMut};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
@@ -182,12 +184,25 @@ pub struct Guarded<S> {
     max_head: usize,
     max_headers: usize,
     tag: Arc<ConnectionTag>,
+    /// How long a started head may take to complete (`server.header_read_timeout`). hyper's
+    /// own deadline only runs on a partial head it holds, and partial heads stay here.
+    header_timeout: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> Guarded<S> {
-    /// `max_head` and `max_headers` are hyper's own limits on the connection.
-    pub fn new(inner: S, tag: Arc<ConnectionTag>, max_head: usize, max_headers: usize) -> Self {
+    /// `max_head` and `max_headers` are hyper's own limits on the connection; a head not
+    /// complete `header_timeout` after its first byte closes the connection (slowloris).
+    pub fn new(
+        inner: S,
+        tag: Arc<ConnectionTag>,
+        max_head: usize,
+        max_headers: usize,
+        header_timeout: Duration,
+    ) -> Self {
         Guarded {
+            header_timeout,
+            deadline: None,
             inner,
             phase: Phase::Head,
             head: BytesMut::new(),
@@ -240,6 +255,15 @@ impl<S> Guarded<S> {
             }
         }
         i
+    }
+
+    /// A deadline runs while a head is partly here; a new head gets a new one.
+    fn rearm(&mut self, heads_before: u64) {
+        if self.phase != Phase::Head || self.head.is_empty() {
+            self.deadline = None;
+        } else if self.deadline.is_none() || self.heads != heads_before {
+            self.deadline = Some(Box::pin(tokio::time::sleep(self.header_timeout)));
+        }
     }
 
     /// Check the held-back head bytes: release every complete, sound head (and the body bytes
@@ -392,7 +416,23 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 Phase::Head => {
                     let mut scratch = [0u8; 8192];
                     let mut read = ReadBuf::new(&mut scratch);
-                    ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+                    if Pin::new(&mut this.inner)
+                        .poll_read(cx, &mut read)?
+                        .is_pending()
+                    {
+                        let expired = this
+                            .deadline
+                            .as_mut()
+                            .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                        if !expired {
+                            return Poll::Pending;
+                        }
+                        tracing::debug!("request head not complete in time; closing");
+                        this.head.clear();
+                        this.deadline = None;
+                        this.phase = Phase::Closed;
+                        continue;
+                    }
                     if read.filled().is_empty() {
                         // End of stream inside a head: hyper reports the incomplete message.
                         let held = this.head.split();
@@ -401,7 +441,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                         continue;
                     }
                     this.head.extend_from_slice(read.filled());
+                    let before = this.heads;
                     this.check_heads();
+                    this.rearm(before);
                 }
                 Phase::Fixed(_) | Phase::Chunked(_) => {
                     // Body bytes go straight into hyper's buffer; only what follows the body
@@ -418,7 +460,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                             this.head.extend_from_slice(&fresh[used..]);
                         }
                         buf.set_filled(before + used);
+                        let heads = this.heads;
                         this.check_heads();
+                        this.rearm(heads);
                     }
                     if buf.filled().len() > before {
                         return Poll::Ready(Ok(()));
@@ -468,7 +512,7 @@ mod tests {
     async fn through(wire: &[u8], step: usize) -> (Vec<u8>, Arc<ConnectionTag>) {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let tag = Arc::new(ConnectionTag::default());
-        let mut guarded = Guarded::new(server, tag.clone(), 1 << 20, 4096);
+        let mut guarded = Guarded::new(server, tag.clone(), 1 << 20, 4096, Duration::from_secs(30));
         let wire = wire.to_vec();
         let writer = tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;

@@ -67,7 +67,13 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let tag = Arc::new(ConnectionTag::default());
-                let stream = Guarded::new(stream, tag.clone(), HYPER_MAX_BUF, HYPER_MAX_HEADERS);
+                let stream = Guarded::new(
+                    stream,
+                    tag.clone(),
+                    HYPER_MAX_BUF,
+                    HYPER_MAX_HEADERS,
+                    timeouts.header_read,
+                );
                 let service = TowerToHyperService::new(PerConnection {
                     inner: app.clone(),
                     tag,
