@@ -2,8 +2,8 @@
 // (signed with `hookgate send`, so through the same providers the gateway verifies), check the
 // stats API against what was sent, then open /dashboard in headless Chromium and check that
 // the figures it shows are the API's, browse and search events, replay an event with the
-// button, retry dead letters one by one and all at once from the dead-letter view, and save
-// screenshots.
+// button, retry dead letters one by one and all at once from the dead-letter view, pause and
+// resume a handler, and save screenshots.
 //
 //   HOOKGATE_BIN   the binary (default ../target/debug/hookgate)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
@@ -377,6 +377,27 @@ backoff_cap = "20ms"
   await page.waitForFunction(() => document.querySelector('[data-testid="handler-audit-dead"]').dataset.value === "0", null, { timeout: 10000 });
   check(true, "the page refreshes on its own and shows no dead deliveries left");
   check(await page.isDisabled('[data-testid="handler-audit-retry-dead"]'), "the handler's retry-dead button is disabled with nothing dead");
+
+  // ---- pause and resume a handler ----
+  await page.click('[data-testid="handler-billing-pause"]');
+  await page.waitForSelector('[data-testid="handler-billing-control"][data-paused="true"] .badge.paused');
+  check(true, "Pause shows billing paused with a badge");
+  const pausedList = await api("/handlers");
+  equal(pausedList.handlers.find((x) => x.name === "billing").paused, true, "the API lists billing as paused");
+  const { stdout: cliList } = await run(BIN, ["--config", config, "handlers", "list", "--json", "--url", base], { env: { ...process.env, RUST_LOG: "error" } });
+  equal(JSON.parse(cliList).handlers.find((x) => x.name === "billing").paused, true, "hookgate handlers list --json shows billing paused");
+  const gotBefore = billing.got.length;
+  await send("stripe", "evt_dash_paused", stripeBody("evt_dash_paused"));
+  await sleep(2000);
+  equal(billing.got.length, gotBefore, "nothing is sent to a paused handler");
+  await page.click('[data-testid="handler-billing-resume"]');
+  await page.waitForSelector('[data-testid="handler-billing-control"][data-paused="false"]', { state: "attached" });
+  check(await page.$('[data-testid="handler-billing-control"] .badge.paused') === null, "Resume shows billing running again, without the badge");
+  await page.waitForSelector('[data-testid="handler-billing-pause"]');
+  check(true, "the button offers Pause again");
+  equal((await api("/handlers")).handlers.find((x) => x.name === "billing").paused, false, "the API lists billing as running");
+  await until("the delivery held while paused to reach billing", async () => billing.got.some((g) => g.key === "stripe:evt_dash_paused"));
+  check(true, "resume sends what waited");
 
   equal(pageErrors, [], "no script errors in the page");
 

@@ -1,5 +1,5 @@
 //! The command line: `hookgate serve | migrate | check-config | send | replay | retry-dead |
-//! deliveries | providers`.
+//! handlers | deliveries | providers`.
 //!
 //! Each subcommand loads and validates the config the same way, then calls into the library;
 //! `providers` needs no config (it describes the built-ins).
@@ -43,6 +43,8 @@ pub enum Command {
         #[arg(long)]
         handler: Option<String>,
     },
+    /// Pause, resume and list the handlers of a running gateway (through its admin API).
+    Handlers(crate::handlers_cli::HandlersArgs),
     /// Find, inspect and retry deliveries through a running gateway's admin API.
     Deliveries(crate::deliveries::DeliveriesArgs),
     /// List the built-in providers with their facts, or print a config snippet for one.
@@ -119,6 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Send(args) => crate::send::run(&config, args).await,
         Command::Replay(args) => replay(&config, args).await,
         Command::Providers { name, markdown } => providers(name.as_deref(), markdown),
+        Command::Handlers(args) => crate::handlers_cli::run(&config, args).await,
         Command::Deliveries(args) => crate::deliveries::run(&config, args).await,
         Command::RetryDead { handler } => {
             config.resolve()?;

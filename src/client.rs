@@ -1,7 +1,9 @@
 //! The admin API client: how the command line talks to a *running* gateway (the
-//! `hookgate deliveries …` commands), rather than opening its store.
+//! `hookgate deliveries …` and `hookgate handlers …` commands), rather than opening its store.
 //!
-//! The base URL is `--url`, else `http://{server.listen}` of the config; the token is
+//! The base URL is `--url`, else the config's `server.public_url`, else
+//! `http://{server.listen}` (an unspecified address such as `0.0.0.0` becomes `127.0.0.1`);
+//! the token is
 //! `--token`, else the config's `admin.token` reference. A problem+json answer becomes an error
 //! that names its status, `code` and `detail`; the token is never printed.
 
@@ -14,7 +16,7 @@ use serde_json::Value;
 /// call it).
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
-    /// Base URL of the gateway; defaults to http://{server.listen} of the config.
+    /// Base URL of the gateway; defaults to server.public_url, else http://{server.listen}.
     #[arg(long, global = true)]
     pub url: Option<String>,
     /// Admin token; defaults to the config's `admin.token`. Prefer the config (or
@@ -36,10 +38,16 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn new(config: &Config, args: &AdminArgs) -> anyhow::Result<AdminClient> {
-        let base = args
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", config.server.listen));
+        let base = match (&args.url, &config.server.public_url) {
+            (Some(u), _) | (None, Some(u)) => u.clone(),
+            (None, None) => {
+                let mut addr = config.server.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{addr}")
+            }
+        };
         let token = match (&args.token, &config.admin.token) {
             (Some(t), _) => t.clone(),
             (None, Some(r)) => {

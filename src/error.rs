@@ -47,6 +47,11 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
+    #[error("too many requests; retry later")]
+    RateLimited { retry_after: Duration },
+    /// A request head whose body framing two parsers could read differently (smuggling).
+    #[error("{0}")]
+    AmbiguousFraming(&'static str),
     /// A rejection the framework made itself; `detail` is its own message.
     #[error("{detail}")]
     Http { status: StatusCode, detail: String },
@@ -60,14 +65,16 @@ impl ApiError {
             }
             ApiError::InvalidSignature { .. } | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MissingEventId(_) | ApiError::MalformedBody(_) | ApiError::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::MissingEventId(_)
+            | ApiError::MalformedBody(_)
+            | ApiError::BadRequest(_)
+            | ApiError::AmbiguousFraming(_) => StatusCode::BAD_REQUEST,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable { .. } | ApiError::Overloaded { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Http { status, .. } => *status,
@@ -92,6 +99,8 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::AmbiguousFraming(_) => "ambiguous_framing",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Http { status, .. } => http_code(*status),
         }
     }
@@ -121,6 +130,8 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::HeadersTooLarge { .. } => "Request headers too large",
+            ApiError::AmbiguousFraming(_) => "Ambiguous message framing",
+            ApiError::RateLimited { .. } => "Rate limited",
             ApiError::Http { status, .. } => status.canonical_reason().unwrap_or("HTTP error"),
         }
     }
@@ -234,10 +245,13 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
         match &self {
-            ApiError::Unavailable { retry_after } | ApiError::Overloaded { retry_after } => {
+            ApiError::Unavailable { retry_after }
+            | ApiError::Overloaded { retry_after }
+            | ApiError::RateLimited { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.as_secs().max(1)),
+                    // Whole seconds, rounded up, at least 1.
+                    HeaderValue::from(retry_after.as_secs_f64().ceil().max(1.0) as u64),
                 );
             }
             ApiError::MethodNotAllowed { allow } => {
@@ -246,7 +260,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::HeadersTooLarge { .. } => {
+            ApiError::HeadersTooLarge { .. } | ApiError::AmbiguousFraming(_) => {
                 // Whatever the client sends next on this connection is not worth reading.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

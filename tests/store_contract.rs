@@ -602,6 +602,131 @@ async fn replay_tokens_bind_to_the_first_body(s: Arc<dyn Store>) {
     );
 }
 
+/// Retention with a moved clock: nothing goes before the window has passed; then everything
+/// older goes in batches of at most `PURGE_BATCH`, except events with a delivery still pending
+/// (a retrying delivery is pending too), which go once their deliveries settle; a repeat of a
+/// purged event is first-seen again.
+async fn retention_purges_in_batches_only_what_the_moved_clock_expired(s: Arc<dyn Store>) {
+    use hookgate::retention::{purge_once, PURGE_BATCH};
+    let window = std::time::Duration::from_secs(7 * 24 * 3600);
+    let window_ms = window.as_millis() as i64;
+    let n = 2 * PURGE_BATCH as usize + 37;
+    let batch: Vec<NewEvent> = (0..n)
+        .map(|i| event("ret", &format!("e{i}"), "x", &[]))
+        .collect();
+    s.record(batch).await.unwrap();
+    record_one(&s, event("ret", "pending", "x", &["h"])).await;
+    record_one(&s, event("ret", "retrying", "x", &["h"])).await;
+    let newest = store::now_ms();
+
+    // One minute before the window has passed for the newest rows: those stay.
+    let early = purge_once(&*s, newest + window_ms - 60_000, window).await;
+    assert_eq!(s.count_events().await.unwrap(), n as i64 + 2);
+    assert!(early.inbox_rows < n as u64, "{early:?}");
+
+    let claimed = s.claim_due("h", 10, newest, newest + 60_000).await.unwrap();
+    let retrying = claimed
+        .iter()
+        .find(|d| d.event.event_id == "retrying")
+        .unwrap();
+    assert!(
+        s.complete(&[completion(
+            retrying,
+            NextState::RetryAt {
+                at_ms: newest + 2 * window_ms
+            }
+        )])
+        .await
+        .unwrap()[0]
+    );
+
+    let later = newest + window_ms + 60_000;
+    let pass = purge_once(&*s, later, window).await;
+    assert_eq!(pass.inbox_rows + early.inbox_rows, n as u64);
+    assert!(
+        pass.batches >= (pass.inbox_rows / PURGE_BATCH as u64),
+        "at most PURGE_BATCH rows per delete: {pass:?}"
+    );
+    assert_eq!(
+        s.count_events().await.unwrap(),
+        2,
+        "events with a pending or retrying delivery are kept"
+    );
+    assert!(s.find_event("ret", "pending").await.unwrap().is_some());
+    assert!(s.find_event("ret", "retrying").await.unwrap().is_some());
+
+    // Settle the pending one: the next pass takes it; the retrying one stays.
+    let pending = claimed
+        .iter()
+        .find(|d| d.event.event_id == "pending")
+        .unwrap();
+    assert!(
+        s.complete(&[completion(pending, NextState::Delivered)])
+            .await
+            .unwrap()[0]
+    );
+    assert_eq!(purge_once(&*s, later, window).await.inbox_rows, 1);
+    assert!(s.find_event("ret", "pending").await.unwrap().is_none());
+    assert!(s.find_event("ret", "retrying").await.unwrap().is_some());
+
+    // Past the window an id is forgotten: its repeat is first-seen again (documented).
+    assert!(record_one(&s, event("ret", "e0", "x", &[]))
+        .await
+        .is_accepted());
+}
+
+/// A purge of many expired rows runs in short transactions, so ingest keeps going while it
+/// runs: no write waits behind the whole purge.
+async fn retention_does_not_stall_concurrent_ingest(s: Arc<dyn Store>) {
+    use hookgate::retention::purge_once;
+    let window = std::time::Duration::from_secs(7 * 24 * 3600);
+    let old = store::now_ms() - window.as_millis() as i64 - 60_000;
+    for chunk in 0..20 {
+        let batch: Vec<NewEvent> = (0..500)
+            .map(|i| {
+                let mut e = event("old", &format!("o{chunk}_{i}"), "x", &[]);
+                e.received_at_ms = old;
+                e
+            })
+            .collect();
+        s.record(batch).await.unwrap();
+    }
+    let purge = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let p = purge_once(&*s, store::now_ms(), window).await;
+            (p, started.elapsed())
+        })
+    };
+    let mut slowest = std::time::Duration::ZERO;
+    let mut during = 0;
+    let mut i = 0;
+    while !purge.is_finished() || i < 20 {
+        let t = std::time::Instant::now();
+        assert!(record_one(&s, event("new", &format!("n{i}"), "x", &[]))
+            .await
+            .is_accepted());
+        slowest = slowest.max(t.elapsed());
+        if !purge.is_finished() {
+            during += 1;
+        }
+        i += 1;
+    }
+    let (p, took) = purge.await.unwrap();
+    assert_eq!(p.inbox_rows, 10_000);
+    assert!(p.batches >= 20, "{p:?}");
+    assert!(
+        during >= 3,
+        "ingest must progress while the purge runs ({during} writes during {took:?})"
+    );
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "a write waited {slowest:?} behind the purge (which took {took:?})"
+    );
+    assert_eq!(s.count_events().await.unwrap(), i as i64);
+}
+
 /// Four deliveries in four states: `(e1, h1)` delivered, `(e2, h1)` retrying, `(e1, h2)` dead,
 /// `(e3, h2)` pending; e1 (stripe) arrived at `base - 3000`, e2 (github) at `base - 2000`, e3
 /// (stripe) at `base - 1000`.
@@ -911,14 +1036,25 @@ async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
 /// that they are written unleased (claimable) and the lane's claimer is woken. Attempts
 /// recorded through the group commit need the lease like any completion.
 async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
+    use hookgate::dispatch::breaker::BreakerConfig;
+    use hookgate::dispatch::control::HandlerControl;
     use hookgate::store::handoff::{HandOff, Lane};
     let (queue, mut lane_rx) = tokio::sync::mpsc::channel(2);
     let wake = Arc::new(tokio::sync::Notify::new());
+    let control = Arc::new(HandlerControl::new(
+        "h",
+        BreakerConfig {
+            threshold: 0,
+            probe_base: std::time::Duration::from_secs(1),
+            probe_cap: std::time::Duration::from_secs(1),
+        },
+    ));
     let lanes = [(
         "h".to_string(),
         Lane {
             queue,
             wake: wake.clone(),
+            control: control.clone(),
         },
     )]
     .into_iter()
@@ -974,6 +1110,70 @@ async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
     let d = s.deliveries_of(first.event.id).await.unwrap();
     assert_eq!((d[0].state.as_str(), d[0].attempts), ("delivered", 1));
     assert_eq!(s.attempts_of(first.id).await.unwrap().len(), 1);
+
+    // A paused handler gets nothing in its lane, even with room, and its claimer is not
+    // woken: the delivery waits in the store, claimable once the handler is let through.
+    drop(second);
+    control.set_paused(Some(store::now_ms()));
+    let held = event("ho", "4", "four", &["h"]);
+    let held_id = held.id;
+    assert!(s.record(vec![held]).await.unwrap()[0].is_accepted());
+    assert!(
+        lane_rx.try_recv().is_err(),
+        "nothing is handed to a paused handler"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified())
+            .await
+            .is_err(),
+        "a held handler's claimer is not woken"
+    );
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].event.id, held_id);
+}
+
+/// Pauses are stored per handler (a second pause keeps the first time; resume clears it),
+/// and a lease can be given back unattempted: due again at once, attempts unchanged, but only
+/// by the holder of the lease.
+async fn pauses_are_stored_and_leases_can_be_given_back(s: Arc<dyn Store>) {
+    assert!(s.paused_handlers().await.unwrap().is_empty());
+    s.set_handler_paused("h", true, 1_000).await.unwrap();
+    s.set_handler_paused("h", true, 2_000).await.unwrap();
+    s.set_handler_paused("other", false, 2_000).await.unwrap();
+    let paused = s.paused_handlers().await.unwrap();
+    assert_eq!(paused.len(), 1, "{paused:?}");
+    assert_eq!(
+        (paused[0].handler.as_str(), paused[0].paused_at_ms),
+        ("h", 1_000)
+    );
+    s.set_handler_paused("h", false, 3_000).await.unwrap();
+    assert!(s.paused_handlers().await.unwrap().is_empty());
+    s.set_handler_paused("h", true, 4_000).await.unwrap();
+    assert_eq!(s.paused_handlers().await.unwrap()[0].paused_at_ms, 4_000);
+
+    record_one(&s, event("stripe", "evt_gb", "body", &["h"])).await;
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let d = &claimed[0];
+    assert_eq!(
+        s.release_leases(&[(d.id, Uuid::now_v7())]).await.unwrap(),
+        0,
+        "a wrong lease token releases nothing"
+    );
+    assert_eq!(s.release_leases(&[(d.id, d.lease_token)]).await.unwrap(), 1);
+    let again = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(again.len(), 1, "released: due again at once");
+    assert_eq!((again[0].id, again[0].attempts), (d.id, 0));
+    assert!(
+        !s.complete(&[completion(d, NextState::Delivered)])
+            .await
+            .unwrap()[0],
+        "the old lease is void"
+    );
+    assert_eq!(s.release_leases(&[]).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -1032,6 +1232,9 @@ contract!(
     replay_tokens_bind_to_the_first_body,
     events_can_be_listed_by_status_with_their_delivery_counts,
     stats_add_up_across_flushes_and_are_summed_per_bucket,
+    retention_purges_in_batches_only_what_the_moved_clock_expired,
+    retention_does_not_stall_concurrent_ingest,
+    pauses_are_stored_and_leases_can_be_given_back,
     deliveries_are_listed_with_filters_and_a_stable_cursor,
     one_delivery_can_be_retried_whatever_its_state,
     dead_deliveries_are_retried_by_filter_and_nothing_else_is,

@@ -67,6 +67,12 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/deliveries", get(list_deliveries))
         .route("/deliveries/retry", post(retry_matching))
         .route("/deliveries/retry-dead", post(retry_dead))
+        .route("/handlers", get(super::admin_handlers::list))
+        .route("/handlers/{name}/pause", post(super::admin_handlers::pause))
+        .route(
+            "/handlers/{name}/resume",
+            post(super::admin_handlers::resume),
+        )
         .route("/deliveries/{id}", get(delivery_detail))
         .route("/deliveries/{id}/retry", post(retry_one))
         .layer(axum::middleware::from_fn_with_state(state, require_token))
@@ -139,7 +145,7 @@ async fn require_token(
     }
 }
 
-fn store_error(app: &AppState, e: StoreError) -> ApiError {
+pub(super) fn store_error(app: &AppState, e: StoreError) -> ApiError {
     tracing::warn!(error = %e, "admin API store failure");
     ApiError::Unavailable {
         retry_after: app.settings.retry_after,

@@ -73,6 +73,20 @@ pub async fn ingest(
     };
     let span = tracing::Span::current();
     span.record("source", source.name.as_str());
+    // Limits before any work: the body is not even read (src/http/rate_limit.rs).
+    let client = req
+        .extensions()
+        .get::<super::serve::ClientAddr>()
+        .map(|c| c.0.ip());
+    let limited = match (&app.settings.failed_auth, client) {
+        (Some(limit), Some(ip)) => limit.check(ip),
+        _ => Ok(()),
+    }
+    .and_then(|()| source.rate_limit.as_ref().map_or(Ok(()), |l| l.check()));
+    if let Err(retry_after) = limited {
+        let e = ApiError::RateLimited { retry_after };
+        return Err(reject(&app, &source.name, rid, None, e));
+    }
     let (parts, body) = req.into_parts();
     let body = read_body(body, &parts.headers, &app.settings)
         .await
@@ -99,10 +113,18 @@ pub async fn ingest(
     if let Some(answer) = super::handshake::before_verify(&app, source, &preq) {
         return answer;
     }
-    if let Err(e) = source
-        .provider
-        .verify(&preq, &source.secrets, SystemTime::now())
-    {
+    // One rule for every provider: a repeated credential header is refused, never resolved
+    // by order (docs/hardening.md).
+    let verified = hookgate_providers::check_credential_headers(&*source.provider, &parts.headers)
+        .and_then(|()| {
+            source
+                .provider
+                .verify(&preq, &source.secrets, SystemTime::now())
+        });
+    if let Err(e) = verified {
+        if let (Some(limit), Some(ip)) = (&app.settings.failed_auth, client) {
+            limit.failed(ip);
+        }
         return Err(reject(&app, &source.name, rid, None, e.into()));
     }
     let body_sha256: [u8; 32] = Sha256::digest(&body).into();

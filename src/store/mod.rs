@@ -166,6 +166,14 @@ pub struct Completion {
     pub next: NextState,
 }
 
+/// A handler's operator-set state as stored (shared by every replica).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HandlerPause {
+    pub handler: String,
+    /// When it was paused (Unix ms).
+    pub paused_at_ms: i64,
+}
+
 /// Live delivery counts of one handler.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct HandlerHealth {
@@ -649,6 +657,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Delete the counters of minutes before `cutoff_ms`. Returns how many rows were deleted.
     async fn purge_stats(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
+
+    /// Pause (`true`) or resume (`false`) a handler for every replica. Pausing a paused
+    /// handler keeps its original `paused_at`.
+    async fn set_handler_paused(
+        &self,
+        handler: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The handlers paused right now.
+    async fn paused_handlers(&self) -> Result<Vec<HandlerPause>, StoreError>;
+
+    /// Give back leases unattempted: each (delivery, lease token) whose token still matches
+    /// is due again at once for any dispatcher, with its attempt count unchanged. Returns how
+    /// many were released.
+    async fn release_leases(&self, leases: &[(Uuid, Uuid)]) -> Result<u64, StoreError>;
 }
 
 /// Open the store named by `cfg.url`, apply migrations, and start its writer.

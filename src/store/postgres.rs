@@ -10,8 +10,8 @@ use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
     AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, DeliveryFilter,
-    DeliveryInfo, DeliveryState, EventFilter, EventSummary, HandlerHealth, KeyRow, NewEvent,
-    RecordOutcome, StatsRow, Store, StoreError, StoredDelivery, StoredEvent,
+    DeliveryInfo, DeliveryState, EventFilter, EventSummary, HandlerHealth, HandlerPause, KeyRow,
+    NewEvent, RecordOutcome, StatsRow, Store, StoreError, StoredDelivery, StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -805,6 +805,59 @@ impl Store for PostgresStore {
             .bind(cutoff_ms)
             .execute(&self.pool)
             .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn set_handler_paused(
+        &self,
+        handler: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO handler_state (handler, paused_at, updated_at) \
+             VALUES ($1, CASE WHEN $2 THEN $3::bigint END, $3) \
+             ON CONFLICT (handler) DO UPDATE SET updated_at = excluded.updated_at, \
+             paused_at = CASE WHEN $2 THEN coalesce(handler_state.paused_at, excluded.paused_at) END",
+        )
+        .bind(handler)
+        .bind(paused)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn paused_handlers(&self) -> Result<Vec<HandlerPause>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT handler, paused_at FROM handler_state WHERE paused_at IS NOT NULL ORDER BY handler",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HandlerPause {
+                    handler: r.try_get("handler")?,
+                    paused_at_ms: r.try_get("paused_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn release_leases(&self, leases: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let (ids, tokens): (Vec<Uuid>, Vec<Uuid>) = leases.iter().copied().unzip();
+        let done = sqlx::query(
+            "UPDATE deliveries d SET lease_until = NULL, lease_token = NULL \
+             FROM UNNEST($1::uuid[], $2::uuid[]) AS r(id, token) \
+             WHERE d.id = r.id AND d.lease_token = r.token AND d.state = 'pending'",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 }

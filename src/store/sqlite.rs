@@ -15,8 +15,8 @@ use super::group_commit::{BatchResult, BlockingBatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
     AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, DeliveryFilter,
-    DeliveryInfo, DeliveryState, EventFilter, EventSummary, HandlerHealth, KeyRow, NewEvent,
-    RecordOutcome, StatsRow, Store, StoreError, StoredDelivery, StoredEvent,
+    DeliveryInfo, DeliveryState, EventFilter, EventSummary, HandlerHealth, HandlerPause, KeyRow,
+    NewEvent, RecordOutcome, StatsRow, Store, StoreError, StoredDelivery, StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -26,7 +26,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -38,12 +42,36 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     group: GroupCommit,
+    health: Arc<WriterHealth>,
+    file: PathBuf,
 }
+
+/// Whether the group-commit writer's last batch failed (a full disk, a read-only or vanished
+/// file, an I/O error…); cleared by the next batch that commits. While it is set `/readyz`
+/// probes the file itself ([`probe_file`]), since a read-only check would pass on a full disk.
+#[derive(Debug, Default)]
+struct WriterHealth {
+    failing: AtomicBool,
+}
+
+/// The pause between reopening attempts of a failing writer connection.
+const REOPEN_BACKOFF: Duration = Duration::from_millis(250);
+/// Bytes written (and removed) next to the database to prove the filesystem takes writes.
+const PROBE_BYTES: usize = 256 * 1024;
 
 /// The group-commit writer: its own connection (rusqlite, same SQLite library as sqlx) on a
 /// thread of its own, so a batch's statements run back to back with no thread hop each.
+///
+/// After a failed batch the connection is dropped and reopened before the next one (at most
+/// once per [`REOPEN_BACKOFF`]; batches in between are answered unavailable), so a fault that
+/// is removed — space freed, the file writable again — is recovered from without a restart,
+/// whatever state the old connection was left in.
 struct SqliteWriter {
-    conn: rusqlite::Connection,
+    conn: Option<rusqlite::Connection>,
+    file: PathBuf,
+    busy_timeout: Duration,
+    health: Arc<WriterHealth>,
+    next_reopen: Instant,
 }
 
 fn connect_options(cfg: &StoreConfig) -> Result<SqliteConnectOptions, StoreError> {
@@ -78,7 +106,14 @@ impl SqliteStore {
             .acquire_timeout(cfg.connect_timeout)
             .connect_with(opts)
             .await?;
-        let writer_conn = SqliteWriter::open(&file, cfg.statement_timeout)?;
+        let health = Arc::new(WriterHealth::default());
+        let writer_conn = SqliteWriter {
+            conn: Some(SqliteWriter::connect(&file, cfg.statement_timeout)?),
+            file: file.clone(),
+            busy_timeout: cfg.statement_timeout,
+            health: health.clone(),
+            next_reopen: Instant::now(),
+        };
         let group = GroupCommit::spawn_thread(
             "hookgate-sqlite-writer",
             writer_conn,
@@ -91,6 +126,8 @@ impl SqliteStore {
             writer,
             reader,
             group,
+            health,
+            file,
         })
     }
 
@@ -119,7 +156,7 @@ const ATTEMPT_SQL: &str = "INSERT INTO delivery_attempts (delivery, attempt, sta
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 impl SqliteWriter {
-    fn open(file: &std::path::Path, busy_timeout: std::time::Duration) -> Result<Self, StoreError> {
+    fn connect(file: &Path, busy_timeout: Duration) -> Result<rusqlite::Connection, StoreError> {
         let conn = rusqlite::Connection::open(file)?;
         conn.busy_timeout(busy_timeout)?;
         // The file is in WAL mode already (the migrating connection set it; it persists).
@@ -128,8 +165,54 @@ impl SqliteWriter {
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(16);
-        Ok(SqliteWriter { conn })
+        Ok(conn)
     }
+
+    /// The connection, reopened first if the last batch failed.
+    fn connection(&mut self) -> Result<&mut rusqlite::Connection, StoreError> {
+        if self.conn.is_none() {
+            if Instant::now() < self.next_reopen {
+                return Err(StoreError::Unavailable(
+                    "the store file is failing; reopening shortly".into(),
+                ));
+            }
+            self.next_reopen = Instant::now() + REOPEN_BACKOFF;
+            let conn = SqliteWriter::connect(&self.file, self.busy_timeout)?;
+            tracing::info!("store writer connection reopened");
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Unavailable("no writer connection".into()))
+    }
+}
+
+/// Whether the database's filesystem takes writes now: the database file and its WAL open for
+/// writing (an immutable or read-only file does not), and a [`PROBE_BYTES`] file next to them
+/// can be written, synced and removed (a full disk cannot).
+fn probe_file(file: &Path) -> Result<(), StoreError> {
+    use std::io::Write;
+    let failed = |what: &str, e: std::io::Error| {
+        StoreError::Unavailable(format!("store file not writable ({what}): {e}"))
+    };
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    for path in [file, Path::new(&wal)] {
+        match std::fs::OpenOptions::new().write(true).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path != file => {}
+            Err(e) => return Err(failed("open", e)),
+        }
+    }
+    let mut probe = file.as_os_str().to_owned();
+    probe.push(".probe");
+    let probe = PathBuf::from(probe);
+    let written = std::fs::File::create(&probe).and_then(|mut f| {
+        f.write_all(&[0u8; PROBE_BYTES])?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|e| failed("write", e))
 }
 
 /// Statements on an in-process engine cost no round trip: the batch runs one prepared
@@ -144,9 +227,32 @@ impl BlockingBatchWriter for SqliteWriter {
         completions: &[Completion],
         handoff: &mut HandOffBatch,
     ) -> Result<BatchResult, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let result = self
+            .connection()
+            .and_then(|conn| write_in(conn, events, completions, handoff));
+        match &result {
+            Ok(_) => self.health.failing.store(false, Ordering::Relaxed),
+            Err(e) => {
+                if !self.health.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "store writer failing; it reopens its connection and retries");
+                }
+                // Whatever state the failure left it in, the next batch starts on a fresh one.
+                self.conn = None;
+            }
+        }
+        result
+    }
+}
+
+/// One batch in one `BEGIN IMMEDIATE` transaction on `conn` (see [`SqliteWriter`]).
+fn write_in(
+    conn: &mut rusqlite::Connection,
+    events: &[NewEvent],
+    completions: &[Completion],
+    handoff: &mut HandOffBatch,
+) -> Result<BatchResult, StoreError> {
+    {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let plan = BatchPlan::new(events);
         let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(plan.firsts.len());
         if !plan.firsts.is_empty() {
@@ -314,6 +420,14 @@ impl Store for SqliteStore {
         tx.rollback().await?;
         if applied < MIGRATOR.iter().count() as i64 {
             return Err(StoreError::Unavailable("migrations are not applied".into()));
+        }
+        if self.health.failing.load(Ordering::Relaxed) {
+            // The writer's last batch failed: ready only once the file takes writes again
+            // (the writer itself reopens with the next batch).
+            let file = self.file.clone();
+            tokio::task::spawn_blocking(move || probe_file(&file))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("probe failed: {e}")))??;
         }
         Ok(())
     }
@@ -672,6 +786,63 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn set_handler_paused(
+        &self,
+        handler: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO handler_state (handler, paused_at, updated_at) \
+             VALUES (?1, CASE WHEN ?2 THEN ?3 END, ?3) \
+             ON CONFLICT (handler) DO UPDATE SET updated_at = excluded.updated_at, \
+             paused_at = CASE WHEN ?2 THEN coalesce(handler_state.paused_at, excluded.paused_at) END",
+        )
+        .bind(handler)
+        .bind(paused)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn paused_handlers(&self) -> Result<Vec<HandlerPause>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT handler, paused_at FROM handler_state WHERE paused_at IS NOT NULL ORDER BY handler",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HandlerPause {
+                    handler: r.try_get("handler")?,
+                    paused_at_ms: r.try_get("paused_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn release_leases(&self, leases: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut n = 0;
+        for (id, token) in leases {
+            n += sqlx::query(
+                "UPDATE deliveries SET lease_until = NULL, lease_token = NULL \
+                 WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+            )
+            .bind(id.to_string())
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 }
 
