@@ -82,13 +82,23 @@ for i in 1 2 3 4 5; do
   "$BIN" send stripe --config "$work/hookgate.toml" --event-id "evt_st_$i" --event-type "invoice.paid" >/dev/null
 done
 # Wait until `broken` has given up on them (dead) and `ok` has them (delivered).
+count() {
+  curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/deliveries?$1" |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)["deliveries"]))'
+}
+dead=0 delivered=0
 for _ in $(seq 1 100); do
-  dead="$(curl -fsS -H "Authorization: Bearer $token" \
-    "http://127.0.0.1:$port/api/deliveries?handler=broken&state=dead" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["deliveries"]))')"
-  [ "$dead" = 5 ] && break
+  dead="$(count 'handler=broken&state=dead')"
+  delivered="$(count 'handler=ok&state=delivered')"
+  [ "$dead" = 5 ] && [ "$delivered" = 5 ] && break
   sleep 0.1
 done
-echo "store: 5 events, $dead dead deliveries of handler broken"
+if [ "$dead" != 5 ] || [ "$delivered" != 5 ]; then
+  echo "expected 5 dead at broken and 5 delivered to ok, found $dead and $delivered"
+  cat "$work/gateway.log"
+  exit 1
+fi
+echo "store: 5 events; 5 deliveries delivered to ok, 5 dead at broken"
 
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$port/api/openapi.json" \
   --checks all \

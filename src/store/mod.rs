@@ -324,6 +324,26 @@ pub(crate) fn list_columns() -> String {
     )
 }
 
+/// The per-handler live counts of [`Store::delivery_health`], the same in both dialects.
+pub(crate) fn delivery_health_sql() -> String {
+    let sum = |state: DeliveryState| {
+        format!(
+            "CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS BIGINT) AS {}",
+            state.sql_condition(),
+            state.as_str()
+        )
+    };
+    format!(
+        "SELECT d.handler AS handler, {}, {}, {}, {}, \
+         MIN(CASE WHEN d.state = 'pending' THEN d.created_at END) AS oldest \
+         FROM deliveries d GROUP BY d.handler ORDER BY d.handler",
+        sum(DeliveryState::Pending),
+        sum(DeliveryState::Retrying),
+        sum(DeliveryState::Dead),
+        sum(DeliveryState::Delivered)
+    )
+}
+
 /// Filters for listing deliveries or retrying dead ones; unset fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {

@@ -655,15 +655,9 @@ impl Store for PostgresStore {
     }
 
     async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError> {
-        let rows = sqlx::query("SELECT handler, \
-             SUM(CASE WHEN state = 'pending' AND attempts = 0 THEN 1 ELSE 0 END)::bigint AS pending, \
-             SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END)::bigint AS retrying, \
-             SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END)::bigint AS dead, \
-             SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END)::bigint AS delivered, \
-             MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest \
-             FROM deliveries GROUP BY handler ORDER BY handler")
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&super::delivery_health_sql())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(HandlerHealth {
