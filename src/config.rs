@@ -242,6 +242,8 @@ impl Default for DispatchConfig {
 pub enum HandlerKind {
     Http,
     RedisStream,
+    NatsJetstream,
+    Rabbitmq,
 }
 
 /// One internal destination of events.
@@ -249,7 +251,8 @@ pub enum HandlerKind {
 #[serde(deny_unknown_fields)]
 pub struct HandlerConfig {
     pub kind: HandlerKind,
-    /// `http`: the endpoint; `redis_stream`: the Redis URL.
+    /// `http`: the endpoint; `redis_stream`: the Redis URL; `nats_jetstream`: `nats://…`;
+    /// `rabbitmq`: `amqp://user:pass@host:5672/vhost`.
     pub url: String,
     /// Sources whose events this handler receives.
     pub sources: Vec<String>,
@@ -258,8 +261,18 @@ pub struct HandlerConfig {
     pub events: Vec<String>,
     /// `http`: Standard Webhooks signing secret (`whsec_…` base64), as a reference.
     pub secret: Option<SecretRef>,
-    /// `redis_stream`: the stream key.
+    /// `redis_stream`: the stream key; `nats_jetstream`: the JetStream stream that must cover
+    /// the subjects (found by subject when absent).
     pub stream: Option<String>,
+    /// `nats_jetstream`: the subject template (default `hookgate.{source}.{type}`).
+    pub subject: Option<String>,
+    /// `nats_jetstream`: create `stream` at start, with the template's subjects, if missing.
+    #[serde(default)]
+    pub create_stream: bool,
+    /// `rabbitmq`: the exchange to publish to (`""` is the default exchange).
+    pub exchange: Option<String>,
+    /// `rabbitmq`: the routing-key template (default `{source}.{type}`).
+    pub routing_key: Option<String>,
     /// `redis_stream`: approximate `MAXLEN` trimming.
     pub maxlen: Option<usize>,
     /// Per-attempt timeout.
@@ -586,6 +599,36 @@ impl Config {
                     }
                     if h.stream.as_deref().is_none_or(str::is_empty) {
                         problems.push(format!("{at}: a redis_stream handler needs `stream`"));
+                    }
+                }
+                HandlerKind::NatsJetstream => {
+                    if !(h.url.starts_with("nats://") || h.url.starts_with("tls://")) {
+                        problems.push(format!("{at}: url must be a nats:// or tls:// URL"));
+                    }
+                    if let Err(e) = crate::sinks::nats_jetstream::subject_template(h) {
+                        problems.push(format!("{at}.subject: {e}"));
+                    }
+                    match h.stream.as_deref() {
+                        Some(s) if !crate::sinks::nats_jetstream::valid_stream_name(s) => problems.push(
+                            format!("{at}.stream: a stream name may not be empty or contain spaces, `.`, `*`, `>`, `/` or `\\`"),
+                        ),
+                        None if h.create_stream => problems.push(format!(
+                            "{at}: create_stream = true needs the `stream` name to create"
+                        )),
+                        _ => {}
+                    }
+                }
+                HandlerKind::Rabbitmq => {
+                    if !(h.url.starts_with("amqp://") || h.url.starts_with("amqps://")) {
+                        problems.push(format!("{at}: url must be an amqp:// or amqps:// URL"));
+                    }
+                    if h.exchange.is_none() {
+                        problems.push(format!(
+                            "{at}: a rabbitmq handler needs `exchange` (\"\" for the default exchange)"
+                        ));
+                    }
+                    if let Err(e) = crate::sinks::rabbitmq::routing_key_template(h) {
+                        problems.push(format!("{at}.routing_key: {e}"));
                     }
                 }
             }
