@@ -717,6 +717,65 @@ mod tests {
     }
 
     #[test]
+    fn broker_handlers_are_validated_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let cfg = Config::from_toml(&format!(
+            r#"
+            [sources.stripe]
+            provider = "stripe"
+            secrets = ["file:{p}"]
+            [handlers.a]
+            kind = "nats_jetstream"
+            url = "http://127.0.0.1:4222"
+            subject = "events.{{source}}..{{kind}}"
+            create_stream = true
+            sources = ["stripe"]
+            [handlers.b]
+            kind = "nats_jetstream"
+            url = "nats://127.0.0.1:4222"
+            subject = "events.>"
+            stream = "bad.name"
+            sources = ["stripe"]
+            [handlers.c]
+            kind = "rabbitmq"
+            url = "nats://127.0.0.1:5672"
+            routing_key = "{{source"
+            sources = ["stripe"]
+            [handlers.ok_nats]
+            kind = "nats_jetstream"
+            url = "nats://127.0.0.1:4222"
+            sources = ["stripe"]
+            [handlers.ok_amqp]
+            kind = "rabbitmq"
+            url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+            exchange = ""
+            sources = ["stripe"]
+            "#,
+            p = p.display()
+        ))
+        .unwrap();
+        let text = cfg.resolve().unwrap_err().to_string();
+        for expected in [
+            "handlers.a: url must be a nats:// or tls:// URL",
+            "handlers.a.subject: unknown placeholder `{kind}`",
+            "handlers.a: create_stream = true needs the `stream` name",
+            "handlers.b.subject: `events.>` is not a valid subject",
+            "handlers.b.stream: a stream name may not",
+            "handlers.c: url must be an amqp:// or amqps:// URL",
+            "handlers.c: a rabbitmq handler needs `exchange`",
+            "handlers.c.routing_key: unclosed `{`",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in {text}");
+        }
+        assert!(
+            !text.contains("ok_nats") && !text.contains("ok_amqp"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let err = Config::from_toml("[server]\nlisten_addr = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");

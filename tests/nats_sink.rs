@@ -297,3 +297,159 @@ async fn a_missing_stream_is_a_startup_error_unless_it_is_created() {
     js.delete_stream(&name).await.unwrap();
     js.delete_stream(&narrow).await.unwrap();
 }
+
+/// A private `nats-server -js` on a free port with its own store directory, so the test can
+/// stop and restart it (the machine's shared server is never restarted).
+struct PrivateNats {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateNats {
+    fn start() -> Option<PrivateNats> {
+        let bin =
+            std::env::var("HOOKGATE_TEST_NATS_SERVER").unwrap_or("/usr/sbin/nats-server".into());
+        if !std::path::Path::new(&bin).exists() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but {bin} does not exist");
+            }
+            eprintln!("SKIPPED: {bin} does not exist; set HOOKGATE_TEST_NATS_SERVER");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut n = PrivateNats {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        n.run();
+        Some(n)
+    }
+
+    fn run(&mut self) {
+        let child = std::process::Command::new(
+            std::env::var("HOOKGATE_TEST_NATS_SERVER").unwrap_or("/usr/sbin/nats-server".into()),
+        )
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-js",
+            "-sd",
+        ])
+        .arg(self.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "private nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Graceful stop (SIGTERM), so the stream's file store is complete on restart.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_broker_restart_mid_flight_loses_nothing() {
+    let Some(mut server) = PrivateNats::start() else {
+        return;
+    };
+    let url = format!("127.0.0.1:{}", server.port);
+    let js = jetstream::new(async_nats::connect(url.as_str()).await.unwrap());
+    js.create_stream(stream::Config {
+        name: "EVENTS".into(),
+        subjects: vec!["hookgate.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let app = spawn_app_with("", &handler(&url, "hookgate", "stream = \"EVENTS\"")).await;
+    let sfx = suffix();
+    let before: Vec<String> = (0..100).map(|i| format!("evt_rst_{sfx}_{i}")).collect();
+    for id in &before {
+        json_with_status(app.post_stripe(&event(id)).await, 200).await;
+    }
+    wait_all_delivered(&app, &before, Duration::from_secs(30)).await;
+
+    // The broker goes away; events keep being accepted and their deliveries wait.
+    server.stop();
+    let during: Vec<String> = (100..200).map(|i| format!("evt_rst_{sfx}_{i}")).collect();
+    for id in &during {
+        json_with_status(app.post_stripe(&event(id)).await, 200).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = states(&app, &during).await;
+    assert_eq!(
+        s.get("delivered"),
+        None,
+        "delivered while the broker was down: {s:?}"
+    );
+
+    // Back on the same port and store: everything arrives, once.
+    server.run();
+    wait_all_delivered(&app, &during, Duration::from_secs(60)).await;
+    let js = jetstream::new(async_nats::connect(url.as_str()).await.unwrap());
+    assert_eq!(messages_in(&js, "EVENTS").await, 200);
+    let consumer = js
+        .get_stream("EVENTS")
+        .await
+        .unwrap()
+        .create_consumer(pull::Config::default())
+        .await
+        .unwrap();
+    let mut keys = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while keys.len() < 200 && Instant::now() < deadline {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(500)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap();
+        while let Some(m) = batch.next().await {
+            let m = m.unwrap();
+            m.ack().await.unwrap();
+            keys.insert(
+                m.headers
+                    .as_ref()
+                    .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+    }
+    for id in before.iter().chain(&during) {
+        assert!(keys.contains(&format!("stripe:{id}")), "{id} missing");
+    }
+}
