@@ -18,15 +18,21 @@
 # Dispatch: `handler-baseline` drives the no-op handler directly with the load generator
 # (DRAIN_CONCURRENCY connections); `sqlite:drain` / `postgres:drain` let an ingest-only gateway
 # (dispatch.enabled = false) fill the outbox with DRAIN_EVENTS events, then time a gateway with
-# default dispatch settings delivering all of them to the no-op handler.
+# default dispatch settings delivering all of them to the no-op handler. `redis_stream:drain`,
+# `nats_jetstream:drain` and `rabbitmq:drain` drain the same backlog (SQLite store) into the
+# machine's Redis stream / JetStream stream (created by the handler) / RabbitMQ exchange with a
+# bound queue, each named with this run's id and removed afterwards; a delivery counts when the
+# store has it `delivered` (for brokers: after the ack / publisher confirm).
 #
 # Env: CASES, ROUNDS (2), STORE_EXTRA / HANDLER_EXTRA (lines added to [store] / the handler), DRAIN_EVENTS (30000), DRAIN_CONCURRENCY (16), DURATION (9 s measured), WARMUP (1 s), CONNECTIONS (64),
 # LOAD_THREADS (2), REPEAT (0.10), CHANGED_REPEAT (0), PROVIDER (stripe | standard-webhooks),
-# PREFILL (0 rows), HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
+# PREFILL (0 rows), HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench),
+# HOOKGATE_BENCH_REDIS_URL (redis://127.0.0.1:6379/), HOOKGATE_BENCH_NATS_URL (nats://127.0.0.1:4222),
+# HOOKGATE_BENCH_AMQP_URL (amqp://guest:guest@127.0.0.1:5672/%2f).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CASES="${CASES:-baseline sqlite postgres sqlite+handler postgres+handler handler-baseline sqlite:drain postgres:drain}"
+CASES="${CASES:-baseline sqlite postgres sqlite+handler postgres+handler handler-baseline sqlite:drain postgres:drain redis_stream:drain nats_jetstream:drain rabbitmq:drain}"
 ROUNDS="${ROUNDS:-2}"
 DURATION="${DURATION:-9}"
 WARMUP="${WARMUP:-1}"
@@ -40,6 +46,11 @@ DRAIN_EVENTS="${DRAIN_EVENTS:-30000}"
 DRAIN_CONCURRENCY="${DRAIN_CONCURRENCY:-16}"
 PG_URL="${HOOKGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/hookgate_bench}"
 PG_DB="${PG_URL##*/}"
+REDIS_URL="${HOOKGATE_BENCH_REDIS_URL:-redis://127.0.0.1:6379/}"
+NATS_URL="${HOOKGATE_BENCH_NATS_URL:-nats://127.0.0.1:4222}"
+AMQP_URL="${HOOKGATE_BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+# Broker names of this run: nothing else on the shared brokers is touched.
+RUN_ID="$$_$(date +%s)"
 PG_ADMIN_URL="${PG_URL%/*}/postgres"
 export PGOPTIONS="--client-min-messages=warning"
 
@@ -95,7 +106,7 @@ fresh_postgres() {
   psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
 }
 
-gate_config() { # store_url handler(0/1) dispatch(true/false)
+gate_config() { # store_url handler(0/1) dispatch(true/false) [handler kind: http]
   cat <<EOF
 [server]
 listen = "127.0.0.1:$PORT_GATE"
@@ -108,6 +119,37 @@ enabled = $3
 provider = "$PROVIDER_NAME"
 secrets = ["file:$WORK/source-secret"]
 EOF
+  case "${4:-http}" in
+    redis_stream) [ "$2" = 1 ] && cat <<EOF
+[handlers.sink]
+kind = "redis_stream"
+url = "$REDIS_URL"
+stream = "hookgate-bench:$RUN_ID"
+sources = ["bench"]
+${HANDLER_EXTRA:-}
+EOF
+      return 0 ;;
+    nats_jetstream) [ "$2" = 1 ] && cat <<EOF
+[handlers.sink]
+kind = "nats_jetstream"
+url = "$NATS_URL"
+subject = "hgbench_$RUN_ID.{source}.{type}"
+stream = "HGBENCH_$RUN_ID"
+create_stream = true
+sources = ["bench"]
+${HANDLER_EXTRA:-}
+EOF
+      return 0 ;;
+    rabbitmq) [ "$2" = 1 ] && cat <<EOF
+[handlers.sink]
+kind = "rabbitmq"
+url = "$AMQP_URL"
+exchange = "hgbench.$RUN_ID"
+sources = ["bench"]
+${HANDLER_EXTRA:-}
+EOF
+      return 0 ;;
+  esac
   if [ "$2" = 1 ]; then
     cat <<EOF
 [handlers.noop]
@@ -147,30 +189,54 @@ PY
   fi
 }
 
-drain_case() { # engine round: deliveries/s draining a backlog of DRAIN_EVENTS to the no-op handler
-  local engine="$1" round="$2" store_url pid handler_pid start end delivered
+sink_setup() { # kind: make the broker side exist before the drain
+  case "$1" in
+    rabbitmq) "$BIN/hookgate-brokers" rabbit-setup --url "$AMQP_URL" --exchange "hgbench.$RUN_ID" --queue "hgbench.q.$RUN_ID" ;;
+  esac
+}
+
+sink_teardown() { # kind: remove what the drain left on the broker
+  case "$1" in
+    redis_stream) redis-cli -u "$REDIS_URL" DEL "hookgate-bench:$RUN_ID" >/dev/null ;;
+    nats_jetstream) "$BIN/hookgate-brokers" nats-delete-stream --url "$NATS_URL" --stream "HGBENCH_$RUN_ID" ;;
+    rabbitmq) "$BIN/hookgate-brokers" rabbit-teardown --url "$AMQP_URL" --exchange "hgbench.$RUN_ID" --queue "hgbench.q.$RUN_ID" ;;
+  esac
+}
+
+drain_case() { # engine round [kind]: deliveries/s draining a backlog of DRAIN_EVENTS to a `kind` handler (http: the no-op handler)
+  local engine="$1" round="$2" kind="${3:-http}" store_url pid handler_pid="" start end delivered
   rm -rf "$WORK/store"; mkdir -p "$WORK/store"
   if [ "$engine" = sqlite ]; then store_url="sqlite://$WORK/store/hookgate.db"; else fresh_postgres; store_url="$PG_URL"; fi
   # 1. An ingest-only gateway fills the outbox (the handler is configured, dispatch is off).
-  gate_config "$store_url" 1 false >"$WORK/gate.toml"
+  gate_config "$store_url" 1 false "$kind" >"$WORK/gate.toml"
   "$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
   pid=$!
   wait_ready "http://127.0.0.1:$PORT_GATE/readyz"
   "$BIN/hookgate-load" --url "http://127.0.0.1:$PORT_GATE/webhooks/bench" --provider "$PROVIDER" --secret "$SECRET" \
     --connections "$CONNECTIONS" --threads "$LOAD_THREADS" --requests "$DRAIN_EVENTS" --warmup 0 --repeat 0 --json >/dev/null
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-  # 2. A gateway with default dispatch settings drains it; the handler counts what arrives.
-  "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >"$WORK/handler.log" 2>&1 &
-  handler_pid=$!
-  wait_port "127.0.0.1:$PORT_HANDLER"
-  gate_config "$store_url" 1 true >"$WORK/gate.toml"
+  # 2. A gateway with default dispatch settings drains it; the handler counts what arrives
+  # (broker sinks: the store counts what the broker acknowledged).
+  if [ "$kind" = http ]; then
+    "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >"$WORK/handler.log" 2>&1 &
+    handler_pid=$!
+    wait_port "127.0.0.1:$PORT_HANDLER"
+  else
+    sink_setup "$kind"
+  fi
+  gate_config "$store_url" 1 true "$kind" >"$WORK/gate.toml"
   start=$(date +%s.%N); local t0=$SECONDS
   "$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
   pid=$!
   local cpu0
   cpu0="$(proc_figures "$pid" | cut -d' ' -f2)" || cpu0=0
   while :; do
-    delivered="$(curl -fsS "http://127.0.0.1:$PORT_HANDLER/count" 2>/dev/null || echo 0)"
+    if [ "$kind" = http ]; then
+      delivered="$(curl -fsS "http://127.0.0.1:$PORT_HANDLER/count" 2>/dev/null || echo 0)"
+    else
+      delivered="$(sqlite3 "file:${store_url#sqlite://}?mode=ro" "SELECT count(*) FROM deliveries WHERE state = 'delivered'" 2>/dev/null || echo 0)"
+      [ -n "$delivered" ] || delivered=0
+    fi
     [ "$delivered" -ge "$DRAIN_EVENTS" ] && break
     (( SECONDS - t0 > 120 )) && { echo "drain did not finish in 120 s ($delivered)" >&2; break; }
     sleep 0.05
@@ -179,12 +245,14 @@ drain_case() { # engine round: deliveries/s draining a backlog of DRAIN_EVENTS t
   local figures
   figures="$(proc_figures "$pid")"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-  kill -INT "$handler_pid"; wait "$handler_pid" 2>/dev/null || true
-  python3 - "$engine" "$round" "$start" "$end" "$delivered" $figures "$cpu0" >>"$DRAINS" <<'PY'
+  if [ -n "$handler_pid" ]; then kill -INT "$handler_pid"; wait "$handler_pid" 2>/dev/null || true; else sink_teardown "$kind"; fi
+  local label="$engine drain"
+  [ "$kind" = http ] || label="$kind drain ($engine)"
+  python3 - "$label" "$round" "$start" "$end" "$delivered" $figures "$cpu0" >>"$DRAINS" <<'PY'
 import json, sys
-engine, rnd, start, end, n, hwm, cpu, cpu0 = sys.argv[1:9]
+label, rnd, start, end, n, hwm, cpu, cpu0 = sys.argv[1:9]
 secs = float(end) - float(start)
-print(json.dumps({"case": f"{engine} drain", "round": int(rnd), "deliveries": int(n), "seconds": secs,
+print(json.dumps({"case": label, "round": int(rnd), "deliveries": int(n), "seconds": secs,
                   "per_s": int(n) / secs, "peak_rss_mib": int(hwm) / 1024, "cpu_s": float(cpu) - float(cpu0)}))
 PY
 }
@@ -271,8 +339,11 @@ for round in $(seq 1 "$ROUNDS"); do
   for case in $CASES; do
     printf '  round %s: %-18s ' "$round" "$case" >&2
     case "$case" in
-      sqlite:drain|postgres:drain)
-        drain_case "${case%%:*}" "$round"
+      sqlite:drain|postgres:drain|redis_stream:drain|nats_jetstream:drain|rabbitmq:drain)
+        case "${case%%:*}" in
+          sqlite|postgres) drain_case "${case%%:*}" "$round" ;;
+          *) drain_case sqlite "$round" "${case%%:*}" ;;
+        esac
         tail -1 "$DRAINS" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.0f deliveries/s" % r["per_s"], file=sys.stderr)'
         continue ;;
       handler-baseline)

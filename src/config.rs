@@ -265,6 +265,8 @@ impl Default for DispatchConfig {
 pub enum HandlerKind {
     Http,
     RedisStream,
+    NatsJetstream,
+    Rabbitmq,
 }
 
 /// One internal destination of events.
@@ -272,7 +274,8 @@ pub enum HandlerKind {
 #[serde(deny_unknown_fields)]
 pub struct HandlerConfig {
     pub kind: HandlerKind,
-    /// `http`: the endpoint; `redis_stream`: the Redis URL.
+    /// `http`: the endpoint; `redis_stream`: the Redis URL; `nats_jetstream`: `nats://…`;
+    /// `rabbitmq`: `amqp://user:pass@host:5672/vhost`.
     pub url: String,
     /// Sources whose events this handler receives.
     pub sources: Vec<String>,
@@ -281,8 +284,18 @@ pub struct HandlerConfig {
     pub events: Vec<String>,
     /// `http`: Standard Webhooks signing secret (`whsec_…` base64), as a reference.
     pub secret: Option<SecretRef>,
-    /// `redis_stream`: the stream key.
+    /// `redis_stream`: the stream key; `nats_jetstream`: the JetStream stream that must cover
+    /// the subjects (found by subject when absent).
     pub stream: Option<String>,
+    /// `nats_jetstream`: the subject template (default `hookgate.{source}.{type}`).
+    pub subject: Option<String>,
+    /// `nats_jetstream`: create `stream` at start, with the template's subjects, if missing.
+    #[serde(default)]
+    pub create_stream: bool,
+    /// `rabbitmq`: the exchange to publish to (`""` is the default exchange).
+    pub exchange: Option<String>,
+    /// `rabbitmq`: the routing-key template (default `{source}.{type}`).
+    pub routing_key: Option<String>,
     /// `redis_stream`: approximate `MAXLEN` trimming.
     pub maxlen: Option<usize>,
     /// Per-attempt timeout.
@@ -646,6 +659,36 @@ impl Config {
                         problems.push(format!("{at}: a redis_stream handler needs `stream`"));
                     }
                 }
+                HandlerKind::NatsJetstream => {
+                    if !(h.url.starts_with("nats://") || h.url.starts_with("tls://")) {
+                        problems.push(format!("{at}: url must be a nats:// or tls:// URL"));
+                    }
+                    if let Err(e) = crate::sinks::nats_jetstream::subject_template(h) {
+                        problems.push(format!("{at}.subject: {e}"));
+                    }
+                    match h.stream.as_deref() {
+                        Some(s) if !crate::sinks::nats_jetstream::valid_stream_name(s) => problems.push(
+                            format!("{at}.stream: a stream name may not be empty or contain spaces, `.`, `*`, `>`, `/` or `\\`"),
+                        ),
+                        None if h.create_stream => problems.push(format!(
+                            "{at}: create_stream = true needs the `stream` name to create"
+                        )),
+                        _ => {}
+                    }
+                }
+                HandlerKind::Rabbitmq => {
+                    if !(h.url.starts_with("amqp://") || h.url.starts_with("amqps://")) {
+                        problems.push(format!("{at}: url must be an amqp:// or amqps:// URL"));
+                    }
+                    if h.exchange.is_none() {
+                        problems.push(format!(
+                            "{at}: a rabbitmq handler needs `exchange` (\"\" for the default exchange)"
+                        ));
+                    }
+                    if let Err(e) = crate::sinks::rabbitmq::routing_key_template(h) {
+                        problems.push(format!("{at}.routing_key: {e}"));
+                    }
+                }
             }
         }
 
@@ -727,6 +770,65 @@ mod tests {
         assert!(text.contains("unknown provider `nope`"), "{text}");
         assert!(
             text.contains("HOOKGATE_TEST_SURELY_UNSET_VAR is not set"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn broker_handlers_are_validated_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let cfg = Config::from_toml(&format!(
+            r#"
+            [sources.stripe]
+            provider = "stripe"
+            secrets = ["file:{p}"]
+            [handlers.a]
+            kind = "nats_jetstream"
+            url = "http://127.0.0.1:4222"
+            subject = "events.{{source}}..{{kind}}"
+            create_stream = true
+            sources = ["stripe"]
+            [handlers.b]
+            kind = "nats_jetstream"
+            url = "nats://127.0.0.1:4222"
+            subject = "events.>"
+            stream = "bad.name"
+            sources = ["stripe"]
+            [handlers.c]
+            kind = "rabbitmq"
+            url = "nats://127.0.0.1:5672"
+            routing_key = "{{source"
+            sources = ["stripe"]
+            [handlers.ok_nats]
+            kind = "nats_jetstream"
+            url = "nats://127.0.0.1:4222"
+            sources = ["stripe"]
+            [handlers.ok_amqp]
+            kind = "rabbitmq"
+            url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+            exchange = ""
+            sources = ["stripe"]
+            "#,
+            p = p.display()
+        ))
+        .unwrap();
+        let text = cfg.resolve().unwrap_err().to_string();
+        for expected in [
+            "handlers.a: url must be a nats:// or tls:// URL",
+            "handlers.a.subject: unknown placeholder `{kind}`",
+            "handlers.a: create_stream = true needs the `stream` name",
+            "handlers.b.subject: `events.>` is not a valid subject",
+            "handlers.b.stream: a stream name may not",
+            "handlers.c: url must be an amqp:// or amqps:// URL",
+            "handlers.c: a rabbitmq handler needs `exchange`",
+            "handlers.c.routing_key: unclosed `{`",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in {text}");
+        }
+        assert!(
+            !text.contains("ok_nats") && !text.contains("ok_amqp"),
             "{text}"
         );
     }

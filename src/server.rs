@@ -42,6 +42,16 @@ impl Server {
             dispatch_wake.clone(),
             stats.clone(),
         )?;
+        // Start-up checks of the sinks this process delivers to (e.g. a JetStream stream that
+        // must exist): a failure is a configuration error.
+        if config.dispatch.enabled {
+            for h in dispatcher.handlers() {
+                h.sink
+                    .prepare()
+                    .await
+                    .with_context(|| format!("handlers.{}", h.name))?;
+            }
+        }
         // Deliveries go straight from the commit to this process's dispatcher only if it runs.
         let handoff = config.dispatch.enabled.then(|| dispatcher.handoff());
         let store = store::open_with(&config.store, handoff)

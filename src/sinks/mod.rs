@@ -5,6 +5,8 @@
 //! send one delivery, report how it went, and say whether the destination is reachable.
 
 pub mod http;
+pub mod nats_jetstream;
+pub mod rabbitmq;
 pub mod redis_stream;
 
 use crate::config::{HandlerConfig, HandlerKind};
@@ -59,6 +61,89 @@ pub trait Sink: Send + Sync {
     async fn deliver(&self, delivery: &ClaimedDelivery, attempt: u32) -> SinkOutcome;
     /// Whether the destination is reachable (for readiness and the dashboard).
     async fn healthcheck(&self) -> Result<(), String>;
+    /// Checks made once at start, before the gateway listens: an error is a configuration
+    /// error and start-up fails (e.g. a NATS subject no JetStream stream covers). A
+    /// destination that is merely unreachable is not an error here; deliveries retry.
+    async fn prepare(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// A subject or routing-key template: literal text with `{source}` and `{type}` placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Source,
+    Type,
+}
+
+impl Template {
+    /// Parse `text`; unknown placeholders and unbalanced braces are errors.
+    pub fn parse(text: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            match rest.find(['{', '}']) {
+                None => {
+                    parts.push(Part::Literal(rest.to_string()));
+                    break;
+                }
+                Some(i) if rest.as_bytes()[i] == b'}' => {
+                    return Err(format!("unbalanced `}}` in template `{text}`"))
+                }
+                Some(i) => {
+                    if i > 0 {
+                        parts.push(Part::Literal(rest[..i].to_string()));
+                    }
+                    let end = rest[i..]
+                        .find('}')
+                        .ok_or_else(|| format!("unclosed `{{` in template `{text}`"))?;
+                    parts.push(match &rest[i + 1..i + end] {
+                        "source" => Part::Source,
+                        "type" => Part::Type,
+                        other => {
+                            return Err(format!(
+                                "unknown placeholder `{{{other}}}` in template `{text}` (use {{source}} and {{type}})"
+                            ))
+                        }
+                    });
+                    rest = &rest[i + end + 1..];
+                }
+            }
+        }
+        Ok(Template { parts })
+    }
+
+    /// The template with each placeholder replaced by `value(placeholder value)`; an event
+    /// without a type has the empty string as its type.
+    pub fn render(&self, d: &ClaimedDelivery, value: impl Fn(&str) -> String) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Literal(s) => out.push_str(s),
+                Part::Source => out.push_str(&value(&d.event.source)),
+                Part::Type => out.push_str(&value(d.event.event_type.as_deref().unwrap_or(""))),
+            }
+        }
+        out
+    }
+
+    /// The template with every placeholder replaced by `with` (validation, wildcards).
+    pub fn fill(&self, with: &str) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Literal(s) => out.push_str(s),
+                Part::Source | Part::Type => out.push_str(with),
+            }
+        }
+        out
+    }
 }
 
 /// Build the sink of one handler.
@@ -75,5 +160,7 @@ pub fn build(
             Arc::new(http::HttpSink::new(cfg, secret, policy.clone())?)
         }
         HandlerKind::RedisStream => Arc::new(redis_stream::RedisStreamSink::new(cfg)?),
+        HandlerKind::NatsJetstream => Arc::new(nats_jetstream::NatsJetStreamSink::new(cfg)?),
+        HandlerKind::Rabbitmq => Arc::new(rabbitmq::RabbitMqSink::new(cfg)?),
     })
 }
