@@ -487,7 +487,8 @@ impl Config {
                     continue;
                 }
             };
-            if sc.secrets.is_empty() {
+            let hands_over = matches!(provider.handshake(), Handshake::SecretHandover { .. });
+            if sc.secrets.is_empty() && !hands_over {
                 problems.push(format!("sources.{name}: at least one secret is required"));
             }
             let mut secrets = Vec::new();
@@ -523,6 +524,7 @@ impl Config {
                 provider,
                 secrets: Secrets::new(secrets),
                 public_url: sc.public_url.clone(),
+                handed_over: Default::default(),
             });
         }
 

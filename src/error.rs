@@ -45,6 +45,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
+    /// A hand-over handshake (Asana `X-Hook-Secret`) brought a secret other than the one
+    /// stored for the source: the first hand-over wins until an operator resets it.
+    #[error("this source already holds a handed-over signing secret; reset it with `hookgate handshake-secret reset SOURCE` before creating the webhook again")]
+    HandshakeSecretConflict,
     /// A rejection the framework made itself; `detail` is its own message.
     #[error("{detail}")]
     Http { status: StatusCode, detail: String },
@@ -60,6 +64,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::HandshakeSecretConflict => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } | ApiError::Overloaded { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -87,6 +92,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::HandshakeSecretConflict => "handshake_secret_conflict",
             ApiError::Http { status, .. } => http_code(*status),
         }
     }
@@ -115,6 +121,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::HeadersTooLarge { .. } => "Request headers too large",
+            ApiError::HandshakeSecretConflict => "Handshake secret already stored",
             ApiError::Http { status, .. } => status.canonical_reason().unwrap_or("HTTP error"),
         }
     }

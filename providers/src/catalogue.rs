@@ -376,6 +376,24 @@ id_from_body_sha256 = true
         hooks: None,
     },
     PresetRow {
+        name: "asana",
+        title: "Asana",
+        generic: r#"
+signature_header = "X-Hook-Signature"
+signature_encoding = "hex"
+id_json_path = "events[*].resource.gid"
+type_json_path = "events[*].action"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(2),
+        retry_note: "resent for up to 24 h, then the webhook is deleted",
+        tolerance: None,
+        handshake: Handshake::SecretHandover { header: crate::asana::SECRET_HEADER },
+        example: Some(crate::asana::example_body),
+        note: "The signing secret is the one Asana hands over in the `X-Hook-Secret` handshake: the gateway stores it (first hand-over wins, shared by replicas, kept across restarts) and verifies with it and with any configured `secrets`. Heartbeats (`{\"events\":[]}`) are answered 200 and store nothing.",
+        hooks: Some(&crate::asana::HOOKS),
+    },
+    PresetRow {
         name: "trello",
         title: "Trello",
         generic: r#"

@@ -17,6 +17,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 pub mod adyen;
+pub mod asana;
 pub mod asymmetric;
 pub mod braintree;
 pub mod calendly;
@@ -244,6 +245,12 @@ pub enum Handshake {
     /// An unsigned form POST of exactly `webhook_id=<digits>` answered 200 (WooCommerce's ping
     /// when a webhook is saved).
     UnsignedPing,
+    /// An unsigned POST carrying the signing secret in `header`, answered 200 echoing it in the
+    /// same header (Asana `X-Hook-Secret`). The gateway keeps the secret (first hand-over wins)
+    /// and verifies later deliveries with it: the provider only builds the answer.
+    SecretHandover {
+        header: &'static str,
+    },
 }
 
 impl Handshake {
@@ -285,6 +292,9 @@ impl Handshake {
             }
             Handshake::EmptyBatch => "signed POST with an empty event list answered 200".into(),
             Handshake::UnsignedPing => "unsigned POST webhook_id=N answered 200".into(),
+            Handshake::SecretHandover { header } => format!(
+                "unsigned POST with {header} answered 200 echoing it; the secret is stored (first wins) and verifies later deliveries"
+            ),
         }
     }
 }

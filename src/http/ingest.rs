@@ -96,13 +96,28 @@ pub async fn ingest(
         body: &body,
     };
 
+    if let Some(answer) = super::handshake::hand_over(&app, source, &preq).await {
+        return answer;
+    }
     if let Some(answer) = super::handshake::before_verify(&app, source, &preq) {
         return answer;
     }
-    if let Err(e) = source
-        .provider
-        .verify(&preq, &source.secrets, SystemTime::now())
+    let now = SystemTime::now();
+    let mut secrets = super::handshake::verifying_secrets(&app, source, false)
+        .await
+        .map_err(|e| store_failure(&app, &source.name, rid, e))?;
+    let mut verified = source.provider.verify(&preq, &secrets, now);
+    if verified.is_err()
+        && matches!(secrets, std::borrow::Cow::Owned(_))
+        && source.handed_over.is_stale()
     {
+        // A handed-over secret may have changed on another replica (reset, new hand-over).
+        secrets = super::handshake::verifying_secrets(&app, source, true)
+            .await
+            .map_err(|e| store_failure(&app, &source.name, rid, e))?;
+        verified = source.provider.verify(&preq, &secrets, now);
+    }
+    if let Err(e) = verified {
         return Err(reject(&app, &source.name, rid, None, e.into()));
     }
     let body_sha256: [u8; 32] = Sha256::digest(&body).into();
@@ -125,7 +140,7 @@ pub async fn ingest(
             Err(_) => return Err(store_failure(&app, &source.name, rid, StoreError::Timeout)),
         }
     }
-    if let Some(ch) = source.provider.challenge(&preq, &source.secrets) {
+    if let Some(ch) = source.provider.challenge(&preq, &secrets) {
         tracing::info!(source = %source.name, request_id = rid, outcome = "challenge", "ingest decision");
         app.stats.challenge(&source.name);
         return Ok(super::handshake::respond(ch));
