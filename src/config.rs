@@ -511,6 +511,12 @@ impl Config {
                     sc.provider
                 ));
             }
+            if !provider.authenticates_body() {
+                warnings.push(format!(
+                    "sources.{name}: {} authenticates only the sender (a shared value, no signature over the body): anyone who learns it can send any body; see docs/providers.md",
+                    sc.provider
+                ));
+            }
             if provider.retry_horizon() > self.store.dedupe_window {
                 warnings.push(format!(
                     "sources.{name}: store.dedupe_window ({}) is shorter than {}'s retry horizon ({}); late retries would be accepted again",

@@ -1509,6 +1509,34 @@ pub static BESPOKE: &[BespokeRow] = &[
         event_id: "body `notification.notificationId`",
         retry_note: "retried with backoff, schedule unpublished",
     },
+    BespokeRow {
+        name: "okta",
+        title: "Okta Event Hooks (sender only)",
+        scheme: "no MAC: the `Authorization` header equals a secret (the hook's `auth.value`, constant time); the body is not covered",
+        event_id: "per `data.events[]` item `uuid`",
+        retry_note: "at most one retry (3 s timeout)",
+    },
+    BespokeRow {
+        name: "msgraph",
+        title: "Microsoft Graph change notifications (sender only)",
+        scheme: "no MAC: every `value[].clientState` equals a secret (constant time); the body is not covered",
+        event_id: "per `value[]` item `{subscriptionId}:{sha256(item, canonical JSON)}`",
+        retry_note: "backoff for up to 4 h",
+    },
+    BespokeRow {
+        name: "azure-eventgrid",
+        title: "Azure Event Grid, Event Grid schema (sender only)",
+        scheme: "no MAC: query parameter `code` of the endpoint URL equals a secret (constant time); the body is not covered",
+        event_id: "per array item `id`",
+        retry_note: "default policy: 24 h event TTL, 30 attempts",
+    },
+    BespokeRow {
+        name: "strava",
+        title: "Strava (sender only, weak)",
+        scheme: "nothing signed: body `subscription_id` equals the configured one (an id, not a secret); re-fetch objects from Strava's API",
+        event_id: "`{object_type}:{object_id}:{aspect_type}:{event_time}` (Strava documents none)",
+        retry_note: "up to 3 retries",
+    },
 ];
 
 /// What `hookgate providers` lists for one built-in provider.

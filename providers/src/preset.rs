@@ -271,7 +271,10 @@ impl Provider for Preset {
                 Some(body) => signed(body(&challenge, now), Vec::new())?,
                 None => return Ok(None),
             },
-            Handshake::None | Handshake::ChallengeCode => return Ok(None),
+            Handshake::None
+            | Handshake::ChallengeCode
+            | Handshake::GetHeaderEcho { .. }
+            | Handshake::QueryEcho { .. } => return Ok(None),
             Handshake::GetEcho { param } => {
                 get(signature::form_encode([(param, challenge.as_str())]))
             }
