@@ -1034,8 +1034,8 @@ type_json_path = "type"
         tolerance: None,
         handshake: Handshake::None,
         example: None,
-        note: "",
-        hooks: None,
+        note: "Webhooks (Actions) with batching sends a JSON array: one record per item, each by its `messageId`.",
+        hooks: Some(&crate::segment::HOOKS),
     },
     PresetRow {
         name: "clickup",

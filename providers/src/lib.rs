@@ -35,6 +35,7 @@ pub mod mailgun;
 pub mod netlify;
 pub mod plaid;
 pub mod preset;
+pub mod segment;
 pub mod sender_auth;
 pub mod sendgrid;
 pub mod shopify;
