@@ -1708,9 +1708,16 @@ pub fn config_snippet(name: &str) -> Option<String> {
     if !f.note.is_empty() {
         out.push_str(&format!("# note: {}\n", f.note));
     }
-    out.push_str(&format!(
-        "[sources.{name}]\nprovider = \"{name}\"\nsecrets = [\"env:{env}\"]\n"
-    ));
+    if matches!(f.handshake, Handshake::SecretHandover { .. }) {
+        // The secret arrives in the handshake and is kept in the store.
+        out.push_str(&format!(
+            "[sources.{name}]\nprovider = \"{name}\"\n# secrets = [\"env:{env}\"]  # optional: the handed-over secret is stored; a configured one lets `hookgate send` sign\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "[sources.{name}]\nprovider = \"{name}\"\nsecrets = [\"env:{env}\"]\n"
+        ));
+    }
     if f.timestamped {
         let tolerance = f.tolerance.unwrap_or(crate::DEFAULT_TOLERANCE).as_secs();
         out.push_str(&format!("# tolerance = \"{tolerance}s\"\n"));
@@ -1785,7 +1792,19 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{name}: snippet is not TOML: {e}\n{snippet}"));
             let source = &value["sources"][name];
             assert_eq!(source["provider"].as_str(), Some(name), "{snippet}");
-            assert!(source["secrets"].as_array().is_some_and(|s| !s.is_empty()));
+            let hands_over = matches!(
+                crate::build(name, &example_options(name)).map(|p| p.handshake()),
+                Ok(Handshake::SecretHandover { .. })
+            );
+            // A provider that hands its secret over needs none configured (Asana).
+            assert_eq!(
+                source
+                    .get("secrets")
+                    .and_then(|s| s.as_array())
+                    .is_some_and(|s| !s.is_empty()),
+                !hands_over,
+                "{snippet}"
+            );
             if let Some(row) = preset(name) {
                 // The commented generic table is the row's own configuration.
                 let generic: String = snippet
