@@ -2,7 +2,8 @@
 // (signed with `hookgate send`, so through the same providers the gateway verifies), check the
 // stats API against what was sent, then open /dashboard in headless Chromium and check that
 // the figures it shows are the API's, browse and search events, replay an event with the
-// button, retry dead deliveries, and save screenshots.
+// button, retry dead letters one by one and all at once from the dead-letter view, pause and
+// resume a handler, and save screenshots.
 //
 //   HOOKGATE_BIN   the binary (default ../target/debug/hookgate)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
@@ -340,11 +341,34 @@ backoff_cap = "20ms"
   check(true, "the drawer shows both attempts after the replay");
   await page.click('[aria-label="Close"]');
 
-  // ---- retry dead deliveries ----
+  // ---- dead letters: per delivery, then all of a handler ----
+  await page.selectOption("#dead-handler", "audit");
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="dead-row"]').length === 4, null, { timeout: 10000 });
+  const deadRows = await page.$$eval('[data-testid="dead-row"]', (rows) => rows.map((r) => ({
+    event: r.dataset.eventId, id: r.dataset.deliveryId,
+    attempts: r.querySelector('[data-testid="dead-attempts"]').textContent,
+    error: r.querySelector('[data-testid="dead-error"]').textContent,
+  })));
+  check(deadRows.every((r) => r.event.startsWith("gh-")), "the dead-letter view lists audit's dead deliveries", deadRows);
+  check(deadRows.every((r) => r.attempts === "2" && r.error.includes("503")), "each with its attempts and last error", deadRows);
+  const deadApi = await api("/deliveries?handler=audit&state=dead");
+  equal(deadApi.deliveries.map((d) => d.id).sort(), deadRows.map((r) => r.id).sort(), "the view shows the API's dead deliveries");
+  const deadText = await page.textContent('[data-testid="dead-letters"]');
+  check(!deadText.includes(adminToken) && !deadText.includes("whsec_"), "no secret in the dead-letter view");
   auditHealthy = true;
-  await page.click('[data-testid="handler-audit-retry-dead"]');
-  await page.waitForFunction(() => [...document.querySelectorAll(".toast")].some((t) => t.textContent.includes("4 dead deliveries of audit")));
-  check(true, "retry-dead queues audit's 4 dead deliveries");
+  const first = deadRows[0];
+  await page.click(`[data-testid="dead-row"][data-delivery-id="${first.id}"] [data-testid="dead-retry"]`);
+  await page.waitForFunction(() => [...document.querySelectorAll(".toast")].some((t) => t.textContent.includes("queued again")));
+  await page.waitForFunction((id) => document.querySelectorAll('[data-testid="dead-row"]').length === 3
+    && !document.querySelector(`[data-testid="dead-row"][data-delivery-id="${id}"]`), first.id, { timeout: 10000 });
+  check(true, "the retried delivery leaves the dead-letter list");
+  await until("the retried delivery to be delivered", async () => (await api("/deliveries/" + first.id)).state === "delivered");
+  check(audit.got.some((g) => g.key === `github:${first.event}` && g.attempt === "1"), "audit received it again, attempt 1 of a fresh budget", audit.got);
+  await page.click('[data-testid="dead-retry-all"]');
+  await page.waitForFunction(() => [...document.querySelectorAll(".toast")].some((t) => t.textContent.includes("3 dead deliveries of audit")));
+  check(true, "retry all dead queues audit's other 3");
+  await page.waitForSelector('[data-testid="dead-empty"]', { timeout: 10000 });
+  check(true, "the dead-letter view is empty afterwards");
   await until("audit's retried deliveries to be delivered", async () => {
     const s = await api("/stats?window=1h");
     const a = s.handlers.find((x) => x.handler === "audit");
@@ -352,6 +376,28 @@ backoff_cap = "20ms"
   });
   await page.waitForFunction(() => document.querySelector('[data-testid="handler-audit-dead"]').dataset.value === "0", null, { timeout: 10000 });
   check(true, "the page refreshes on its own and shows no dead deliveries left");
+  check(await page.isDisabled('[data-testid="handler-audit-retry-dead"]'), "the handler's retry-dead button is disabled with nothing dead");
+
+  // ---- pause and resume a handler ----
+  await page.click('[data-testid="handler-billing-pause"]');
+  await page.waitForSelector('[data-testid="handler-billing-control"][data-paused="true"] .badge.paused');
+  check(true, "Pause shows billing paused with a badge");
+  const pausedList = await api("/handlers");
+  equal(pausedList.handlers.find((x) => x.name === "billing").paused, true, "the API lists billing as paused");
+  const { stdout: cliList } = await run(BIN, ["--config", config, "handlers", "list", "--json", "--url", base], { env: { ...process.env, RUST_LOG: "error" } });
+  equal(JSON.parse(cliList).handlers.find((x) => x.name === "billing").paused, true, "hookgate handlers list --json shows billing paused");
+  const gotBefore = billing.got.length;
+  await send("stripe", "evt_dash_paused", stripeBody("evt_dash_paused"));
+  await sleep(2000);
+  equal(billing.got.length, gotBefore, "nothing is sent to a paused handler");
+  await page.click('[data-testid="handler-billing-resume"]');
+  await page.waitForSelector('[data-testid="handler-billing-control"][data-paused="false"]', { state: "attached" });
+  check(await page.$('[data-testid="handler-billing-control"] .badge.paused') === null, "Resume shows billing running again, without the badge");
+  await page.waitForSelector('[data-testid="handler-billing-pause"]');
+  check(true, "the button offers Pause again");
+  equal((await api("/handlers")).handlers.find((x) => x.name === "billing").paused, false, "the API lists billing as running");
+  await until("the delivery held while paused to reach billing", async () => billing.got.some((g) => g.key === "stripe:evt_dash_paused"));
+  check(true, "resume sends what waited");
 
   equal(pageErrors, [], "no script errors in the page");
 

@@ -1,5 +1,5 @@
 //! The command line: `hookgate serve | migrate | check-config | send | replay | retry-dead |
-//! providers`.
+//! handlers | deliveries | providers`.
 //!
 //! Each subcommand loads and validates the config the same way, then calls into the library;
 //! `providers` needs no config (it describes the built-ins).
@@ -43,6 +43,10 @@ pub enum Command {
         #[arg(long)]
         handler: Option<String>,
     },
+    /// Pause, resume and list the handlers of a running gateway (through its admin API).
+    Handlers(crate::handlers_cli::HandlersArgs),
+    /// Find, inspect and retry deliveries through a running gateway's admin API.
+    Deliveries(crate::deliveries::DeliveriesArgs),
     /// List the built-in providers with their facts, or print a config snippet for one.
     Providers {
         /// A provider name: print a ready `[sources.NAME]` snippet.
@@ -133,11 +137,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay(args) => replay(&config, args).await,
         Command::Providers { name, markdown } => providers(name.as_deref(), markdown),
         Command::HandshakeSecret { action } => handshake_secret(&config, action).await,
+        Command::Handlers(args) => crate::handlers_cli::run(&config, args).await,
+        Command::Deliveries(args) => crate::deliveries::run(&config, args).await,
         Command::RetryDead { handler } => {
             config.resolve()?;
             let store = crate::store::open(&config.store).await?;
             let routes = Routes::from_config(&config.handlers);
-            let n = crate::replay::retry_dead(&store, &routes, handler.as_deref()).await?;
+            let filter = crate::store::DeliveryFilter {
+                handler,
+                ..Default::default()
+            };
+            let n = crate::replay::retry_dead(&store, &routes, &filter).await?;
             println!("{n} dead deliveries queued for retry");
             Ok(0)
         }

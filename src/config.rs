@@ -68,6 +68,25 @@ pub struct ServerConfig {
     /// larger ones get 431 problem+json. Also bounds the number of header lines (one per
     /// 64 bytes of this limit, at least 64).
     pub max_header_bytes: usize,
+    /// Verification failures each client address (socket peer) may cause, per replica; past
+    /// it every webhook request from that address is 429 `rate_limited` until it refills.
+    /// Off when unset.
+    pub failed_auth_per_ip: Option<RateLimitConfig>,
+}
+
+/// A token bucket: `burst` at once, refilled at `per_second` (per replica).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl RateLimitConfig {
+    fn check(&self, at: &str) -> Option<String> {
+        (!(self.per_second.is_finite() && self.per_second > 0.0 && self.burst >= 1))
+            .then(|| format!("{at}: per_second must be > 0 and burst at least 1"))
+    }
 }
 
 impl Default for ServerConfig {
@@ -80,6 +99,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 32 * 1024,
+            failed_auth_per_ip: None,
         }
     }
 }
@@ -206,6 +226,9 @@ pub struct SourceConfig {
     /// The SNS topic ARNs an `aws-sns` source accepts.
     #[serde(default)]
     pub topic_arns: Vec<String>,
+    /// Requests this source accepts per second (and in a burst), per replica; beyond it 429
+    /// `rate_limited`. Off when unset.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,6 +306,16 @@ pub struct HandlerConfig {
     /// HTTP statuses that make a delivery dead at once. Default: every status that is not
     /// 2xx, 408, 429 or 5xx. When set, only these are permanent; others are retried.
     pub permanent_statuses: Option<Vec<u16>>,
+    /// Consecutive failed attempts (across deliveries) that open this handler's circuit
+    /// breaker in a replica; 0 turns the breaker off.
+    #[serde(default = "defaults::breaker_threshold")]
+    pub breaker_threshold: u32,
+    /// Delay before the first probe of an open breaker; doubles after each failed probe.
+    #[serde(default = "defaults::breaker_probe_base", with = "humantime_serde")]
+    pub breaker_probe_base: Duration,
+    /// Longest delay between probes of an open breaker.
+    #[serde(default = "defaults::breaker_probe_cap", with = "humantime_serde")]
+    pub breaker_probe_cap: Duration,
 }
 
 mod defaults {
@@ -304,6 +337,15 @@ mod defaults {
     }
     pub fn backoff_cap() -> Duration {
         Duration::from_secs(3600)
+    }
+    pub fn breaker_threshold() -> u32 {
+        10
+    }
+    pub fn breaker_probe_base() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn breaker_probe_cap() -> Duration {
+        Duration::from_secs(30)
     }
 }
 
@@ -453,6 +495,13 @@ impl Config {
         if self.stats.flush_interval < Duration::from_millis(100) {
             problems.push("stats.flush_interval must be at least 100ms".into());
         }
+        if let Some(p) = self
+            .server
+            .failed_auth_per_ip
+            .and_then(|r| r.check("server.failed_auth_per_ip"))
+        {
+            problems.push(p);
+        }
         if self.sources.is_empty() {
             warnings.push("no sources are configured: every webhook will get 404".into());
         }
@@ -487,6 +536,12 @@ impl Config {
                     continue;
                 }
             };
+            if let Some(p) = sc
+                .rate_limit
+                .and_then(|r| r.check(&format!("sources.{name}.rate_limit")))
+            {
+                problems.push(p);
+            }
             let hands_over = matches!(provider.handshake(), Handshake::SecretHandover { .. });
             if sc.secrets.is_empty() && !hands_over {
                 problems.push(format!("sources.{name}: at least one secret is required"));
@@ -530,6 +585,9 @@ impl Config {
                 provider,
                 secrets: Secrets::new(secrets),
                 public_url: sc.public_url.clone(),
+                rate_limit: sc
+                    .rate_limit
+                    .map(|r| crate::http::rate_limit::SourceLimit::new(&r)),
                 handed_over: Default::default(),
             });
         }

@@ -39,6 +39,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     #[error("no such route")]
     NotFound,
+    #[error("no handler named `{0}` is configured")]
+    UnknownHandler(String),
     #[error("a valid admin bearer token is required")]
     Unauthorized,
     #[error("{0}")]
@@ -49,6 +51,11 @@ pub enum ApiError {
     /// stored for the source: the first hand-over wins until an operator resets it.
     #[error("this source already holds a handed-over signing secret; reset it with `hookgate handshake-secret reset SOURCE` before creating the webhook again")]
     HandshakeSecretConflict,
+    #[error("too many requests; retry later")]
+    RateLimited { retry_after: Duration },
+    /// A request head whose body framing two parsers could read differently (smuggling).
+    #[error("{0}")]
+    AmbiguousFraming(&'static str),
     /// A rejection the framework made itself; `detail` is its own message.
     #[error("{detail}")]
     Http { status: StatusCode, detail: String },
@@ -57,18 +64,22 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::UnknownSource(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UnknownSource(_) | ApiError::NotFound | ApiError::UnknownHandler(_) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::InvalidSignature { .. } | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MissingEventId(_) | ApiError::MalformedBody(_) | ApiError::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::MissingEventId(_)
+            | ApiError::MalformedBody(_)
+            | ApiError::BadRequest(_)
+            | ApiError::AmbiguousFraming(_) => StatusCode::BAD_REQUEST,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::HandshakeSecretConflict => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } | ApiError::Overloaded { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Http { status, .. } => *status,
@@ -89,10 +100,13 @@ impl ApiError {
             ApiError::RequestTimeout => "request_timeout",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NotFound => "not_found",
+            ApiError::UnknownHandler(_) => "unknown_handler",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
             ApiError::HandshakeSecretConflict => "handshake_secret_conflict",
+            ApiError::AmbiguousFraming(_) => "ambiguous_framing",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Http { status, .. } => http_code(*status),
         }
     }
@@ -118,10 +132,13 @@ impl ApiError {
             ApiError::RequestTimeout => "Request timeout",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::NotFound => "Not found",
+            ApiError::UnknownHandler(_) => "Unknown handler",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::HeadersTooLarge { .. } => "Request headers too large",
             ApiError::HandshakeSecretConflict => "Handshake secret already stored",
+            ApiError::AmbiguousFraming(_) => "Ambiguous message framing",
+            ApiError::RateLimited { .. } => "Rate limited",
             ApiError::Http { status, .. } => status.canonical_reason().unwrap_or("HTTP error"),
         }
     }
@@ -235,10 +252,13 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
         match &self {
-            ApiError::Unavailable { retry_after } | ApiError::Overloaded { retry_after } => {
+            ApiError::Unavailable { retry_after }
+            | ApiError::Overloaded { retry_after }
+            | ApiError::RateLimited { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.as_secs().max(1)),
+                    // Whole seconds, rounded up, at least 1.
+                    HeaderValue::from(retry_after.as_secs_f64().ceil().max(1.0) as u64),
                 );
             }
             ApiError::MethodNotAllowed { allow } => {
@@ -247,7 +267,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::HeadersTooLarge { .. } => {
+            ApiError::HeadersTooLarge { .. } | ApiError::AmbiguousFraming(_) => {
                 // Whatever the client sends next on this connection is not worth reading.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

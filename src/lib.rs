@@ -12,12 +12,16 @@
 //! Postgres), [`dispatch`] (leases, retries, routing), [`sinks`] (http, redis_stream),
 //! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`stats`]
 //! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`] and [`send`]
-//! (the command line), [`telemetry`] (logging).
+//! (the command line), [`client`] (calls a running gateway's admin API) with the commands that
+//! use it, [`deliveries`] and [`handlers_cli`], [`telemetry`] (logging).
 
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod deliveries;
 pub mod dispatch;
 pub mod error;
+pub mod handlers_cli;
 pub mod http;
 pub mod replay;
 pub mod retention;

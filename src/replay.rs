@@ -6,7 +6,7 @@
 //! same idempotency key, so handlers can still dedupe.
 
 use crate::dispatch::routing::Routes;
-use crate::store::{now_ms, EventFilter, Store, StoreError};
+use crate::store::{now_ms, DeliveryFilter, EventFilter, Store, StoreError};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -79,16 +79,16 @@ pub async fn replay_matching(
     Ok((events, queued))
 }
 
-/// Retry dead deliveries (of one handler, or all).
+/// Retry the dead deliveries matching `filter` (its handler, if any, must be configured).
 pub async fn retry_dead(
     store: &Arc<dyn Store>,
     routes: &Routes,
-    handler: Option<&str>,
+    filter: &DeliveryFilter,
 ) -> Result<u64, ReplayError> {
-    if let Some(h) = handler {
+    if let Some(h) = &filter.handler {
         if !routes.contains(h) {
             return Err(ReplayError::UnknownHandler(h.to_string()));
         }
     }
-    Ok(store.retry_dead(handler, now_ms()).await?)
+    Ok(store.retry_dead(filter, now_ms()).await?)
 }

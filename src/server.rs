@@ -56,6 +56,7 @@ impl Server {
             admin_token,
             stats: stats.clone(),
             store: store.clone(),
+            controls: dispatcher.controls(),
             settings: EdgeSettings {
                 max_body_bytes: config.server.max_body_bytes,
                 max_header_bytes: config.server.max_header_bytes,
@@ -63,6 +64,9 @@ impl Server {
                 store_timeout: config.store.timeout,
                 retry_after: config.store.retry_after,
                 public_url: config.server.public_url.clone(),
+                failed_auth: config.server.failed_auth_per_ip.map(|r| {
+                    std::sync::Arc::new(crate::http::rate_limit::FailedAuthLimit::new(&r))
+                }),
             },
         });
         let listener = tokio::net::TcpListener::bind(config.server.listen)

@@ -16,6 +16,8 @@ pub struct Source {
     pub secrets: Secrets,
     /// The exact public URL the provider signs, when configured.
     pub public_url: Option<String>,
+    /// The source's `rate_limit`, when configured.
+    pub rate_limit: Option<crate::http::rate_limit::SourceLimit>,
     /// The signing secret the provider handed over in its handshake (Asana), as last read.
     pub handed_over: HandedOver,
 }

@@ -483,3 +483,131 @@ async fn send_performs_the_new_handshakes_and_handshake_secret_resets_asana() {
     .unwrap();
     assert_ne!(code, 0, "okta hands nothing over: {err}");
 }
+
+#[path = "common/receiver.rs"]
+mod receiver;
+
+/// `hookgate deliveries` against a running gateway: a dead letter is listed, shown with its
+/// attempt, retried by id once the handler recovers, and dead ones are retried by filter.
+#[tokio::test]
+async fn deliveries_are_listed_shown_and_retried_through_the_admin_api() {
+    let sink = receiver::Receiver::start().await;
+    sink.set_default(500);
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin_token");
+    std::fs::write(&token, "cli-admin-token-xyz").unwrap();
+    let mut extra = format!(
+        "{}\n[admin]\ntoken = \"file:{}\"\n",
+        receiver::FAST_DISPATCH,
+        token.display()
+    );
+    extra.push_str(&receiver::handler_section(
+        dir.path(),
+        "flaky",
+        &sink.url(),
+        "[\"stripe\"]",
+        "max_attempts = 1",
+    ));
+    let url = sqlite_url(dir.path());
+    let cfg = dir.path().join("hookgate.toml");
+    std::fs::write(&cfg, base_config(dir.path(), &url, "", &extra)).unwrap();
+    let app = spawn_app_on(dir, &url, "", &extra).await;
+    for id in ["evt_cli_d1", "evt_cli_d2"] {
+        let body = format!(r#"{{"id":"{id}","object":"event","type":"invoice.paid"}}"#);
+        json_with_status(app.post_stripe(&body).await, 200).await;
+    }
+    let base = app.base.clone();
+    let run = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        let base = base.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all: Vec<&str> = vec!["deliveries"];
+                all.extend(args.iter().map(String::as_str));
+                all.extend(["--url", base.as_str()]);
+                hookgate(&all, &cfg)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // Both go dead (one attempt each).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listed = loop {
+        let (code, out, err) = run(args(&["list", "--state", "dead", "--json"])).await;
+        assert_eq!(code, 0, "{out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if v["deliveries"].as_array().unwrap().len() == 2 {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{out}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let d1 = listed["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event_id"] == "evt_cli_d1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The table a person reads.
+    let (code, out, err) = run(args(&["list", "--handler", "flaky"])).await;
+    assert_eq!(code, 0, "{err}");
+    let header = out.lines().next().unwrap();
+    for col in [
+        "ID", "HANDLER", "STATE", "ATTEMPTS", "SOURCE", "EVENT ID", "LAST",
+    ] {
+        assert!(header.contains(col), "{out}");
+    }
+    let row = out.lines().find(|l| l.contains("evt_cli_d1")).expect(&out);
+    assert!(
+        row.contains(&d1) && row.contains("dead") && row.contains("500"),
+        "{out}"
+    );
+    assert!(out.contains("2 shown"), "{out}");
+    let (_, out, _) = run(args(&["show", &d1])).await;
+    assert!(out.contains("state         dead"), "{out}");
+    let attempt = out
+        .lines()
+        .skip_while(|l| !l.starts_with("ATTEMPT"))
+        .nth(1)
+        .expect(&out);
+    assert!(attempt.contains("500") && attempt.contains("dead"), "{out}");
+    assert!(!out.contains("cli-admin-token-xyz"));
+
+    // The handler recovers: retry one by id, then the rest by filter.
+    sink.set_default(200);
+    let (code, out, err) = run(args(&["retry", &d1])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("delivery {d1} queued for retry")),
+        "{out}"
+    );
+    let got = sink.wait_for(3, std::time::Duration::from_secs(5)).await;
+    assert_eq!(got[2].key, "stripe:evt_cli_d1");
+    let (code, out, err) = run(args(&["retry", "--dead", "--handler", "flaky"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "1 dead deliveries queued for retry");
+    let got = sink.wait_for(4, std::time::Duration::from_secs(5)).await;
+    assert_eq!(got[3].key, "stripe:evt_cli_d2");
+
+    // Errors carry the API's code; the token never shows.
+    let (code, _, err) = run(args(&["show", "0190a7b4-0000-7000-8000-000000000000"])).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("404 not_found"), "{err}");
+    let (code, _, err) = run(args(&["list", "--handler", "nope"])).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("404 unknown_handler"), "{err}");
+    let (code, _, err) = run(args(&["list", "--limit", "501"])).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("400 bad_request"), "{err}");
+    assert!(!err.contains("cli-admin-token-xyz"));
+    let (code, _, err) = run(args(&["list", "--token", "wrong"])).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("401 unauthorized"), "{err}");
+}

@@ -2,46 +2,15 @@
 //! restarted, and every accepted event still reaches the handler at least once.
 
 mod common;
+#[path = "common/gateway.rs"]
+mod gateway;
 #[path = "common/receiver.rs"]
 mod receiver;
 
 use common::*;
+use gateway::Gateway;
 use receiver::*;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
-
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(config: &std::path::Path, addr: &str) -> Gateway {
-    let child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("HOOKGATE_SERVER__LISTEN", addr)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("http://{addr}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "gateway never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Gateway(child)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_flight_loses_no_accepted_event() {
@@ -64,13 +33,9 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
         base_config(dir.path(), &sqlite_url(dir.path()), "", &extra),
     )
     .unwrap();
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let addr = gateway::free_addr();
 
-    let mut gw = start(&cfg, &addr).await;
+    let mut gw = Gateway::start(&cfg, &addr).await;
     let client = reqwest::Client::new();
     let n = 30;
     for i in 0..n {
@@ -96,8 +61,7 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
     }
     // Some deliveries are now in flight (the handler takes 300 ms each, 4 at a time).
     rx.wait_for(2, Duration::from_secs(5)).await;
-    gw.0.kill().unwrap(); // SIGKILL
-    gw.0.wait().unwrap();
+    gw.kill(); // SIGKILL
     let in_flight: Vec<String> = {
         let done = rx.completed();
         rx.received()
@@ -114,7 +78,7 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
     assert!(!in_flight.is_empty(), "some deliveries were cut mid-flight");
 
     rx.set_delay(Duration::ZERO);
-    let _gw = start(&cfg, &addr).await;
+    let _gw = Gateway::start(&cfg, &addr).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let keys: std::collections::HashSet<String> = rx.completed().into_iter().collect();

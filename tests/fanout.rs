@@ -332,7 +332,8 @@ async fn replay_redelivers_through_the_normal_path() {
         .send()
         .await
         .unwrap();
-    json_with_status(resp, 400).await;
+    let problem = json_with_status(resp, 404).await;
+    assert_eq!(problem["code"], "unknown_handler");
     let resp = app
         .client
         .post(app.url("/api/events/0190a7b4-0000-7000-8000-000000000000/replay"))

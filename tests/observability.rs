@@ -495,6 +495,13 @@ async fn stats_windows_filters_and_the_api_description() {
         "/api/events/{id}/replay",
         "/api/replay",
         "/api/deliveries/retry-dead",
+        "/api/handlers",
+        "/api/handlers/{name}/pause",
+        "/api/handlers/{name}/resume",
+        "/api/deliveries",
+        "/api/deliveries/retry",
+        "/api/deliveries/{id}",
+        "/api/deliveries/{id}/retry",
         "/metrics",
     ] {
         assert!(paths.iter().any(|p| *p == route), "{route} in {paths:?}");

@@ -2,53 +2,12 @@
 //! exactly one first-seen per event id across both replicas.
 
 mod common;
+#[path = "common/gateway.rs"]
+mod gateway;
 
 use common::*;
-use std::process::{Child, Command, Stdio};
+use gateway::Gateway;
 use std::time::{Duration, Instant, SystemTime};
-
-/// Kills the child process when the test ends, however it ends.
-struct Replica(Child, String);
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
-async fn start_replica(config: &std::path::Path) -> Replica {
-    let addr = free_addr();
-    let child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("HOOKGATE_SERVER__LISTEN", &addr)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start hookgate");
-    let base = format!("http://{addr}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "replica at {addr} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Replica(child, base)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
@@ -60,8 +19,11 @@ async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
     std::fs::write(&cfg_path, base_config(dir.path(), &pg.url, "", "")).unwrap();
 
     // Both start at once: migrations must be safe when replicas race.
-    let (a, b) = tokio::join!(start_replica(&cfg_path), start_replica(&cfg_path));
-    let replicas = [a.1.clone(), b.1.clone()];
+    let (a, b) = tokio::join!(
+        Gateway::start_anywhere(&cfg_path),
+        Gateway::start_anywhere(&cfg_path)
+    );
+    let replicas = [a.base(), b.base()];
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
@@ -153,8 +115,11 @@ async fn two_replicas_both_dispatch_and_every_delivery_is_made() {
     );
     let cfg_path = dir.path().join("hookgate.toml");
     std::fs::write(&cfg_path, base_config(dir.path(), &pg.url, "", &extra)).unwrap();
-    let (a, b) = tokio::join!(start_replica(&cfg_path), start_replica(&cfg_path));
-    let replicas = [a.1.clone(), b.1.clone()];
+    let (a, b) = tokio::join!(
+        Gateway::start_anywhere(&cfg_path),
+        Gateway::start_anywhere(&cfg_path)
+    );
+    let replicas = [a.base(), b.base()];
 
     let client = reqwest::Client::new();
     let n = 60;

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use common::PgSchema;
 use hookgate::config::StoreConfig;
 use hookgate::store::{
-    self, Completion, DeliveryCounts, EventFilter, EventStatus, NewEvent, NextState, RecordOutcome,
-    StatsRow, Store,
+    self, Completion, DeliveryCounts, DeliveryFilter, DeliveryInfo, DeliveryState, EventFilter,
+    EventStatus, NewEvent, NextState, RecordOutcome, StatsRow, Store,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -324,8 +324,12 @@ async fn dead_deliveries_can_be_retried_and_events_requeued(s: Arc<dyn Store>) {
     );
     let health = s.delivery_health().await.unwrap();
     assert_eq!((health[0].dead, health[0].pending), (1, 0));
-    assert_eq!(s.retry_dead(Some("other"), now).await.unwrap(), 0);
-    assert_eq!(s.retry_dead(Some("h"), now).await.unwrap(), 1);
+    let of = |h: &str| DeliveryFilter {
+        handler: Some(h.into()),
+        ..Default::default()
+    };
+    assert_eq!(s.retry_dead(&of("other"), now).await.unwrap(), 0);
+    assert_eq!(s.retry_dead(&of("h"), now).await.unwrap(), 1);
     let d = s
         .claim_due("h", 1, store::now_ms(), store::now_ms() + 60_000)
         .await
@@ -598,6 +602,427 @@ async fn replay_tokens_bind_to_the_first_body(s: Arc<dyn Store>) {
     );
 }
 
+/// Retention with a moved clock: nothing goes before the window has passed; then everything
+/// older goes in batches of at most `PURGE_BATCH`, except events with a delivery still pending
+/// (a retrying delivery is pending too), which go once their deliveries settle; a repeat of a
+/// purged event is first-seen again.
+async fn retention_purges_in_batches_only_what_the_moved_clock_expired(s: Arc<dyn Store>) {
+    use hookgate::retention::{purge_once, PURGE_BATCH};
+    let window = std::time::Duration::from_secs(7 * 24 * 3600);
+    let window_ms = window.as_millis() as i64;
+    let n = 2 * PURGE_BATCH as usize + 37;
+    let batch: Vec<NewEvent> = (0..n)
+        .map(|i| event("ret", &format!("e{i}"), "x", &[]))
+        .collect();
+    s.record(batch).await.unwrap();
+    record_one(&s, event("ret", "pending", "x", &["h"])).await;
+    record_one(&s, event("ret", "retrying", "x", &["h"])).await;
+    let newest = store::now_ms();
+
+    // One minute before the window has passed for the newest rows: those stay.
+    let early = purge_once(&*s, newest + window_ms - 60_000, window).await;
+    assert_eq!(s.count_events().await.unwrap(), n as i64 + 2);
+    assert!(early.inbox_rows < n as u64, "{early:?}");
+
+    let claimed = s.claim_due("h", 10, newest, newest + 60_000).await.unwrap();
+    let retrying = claimed
+        .iter()
+        .find(|d| d.event.event_id == "retrying")
+        .unwrap();
+    assert!(
+        s.complete(&[completion(
+            retrying,
+            NextState::RetryAt {
+                at_ms: newest + 2 * window_ms
+            }
+        )])
+        .await
+        .unwrap()[0]
+    );
+
+    let later = newest + window_ms + 60_000;
+    let pass = purge_once(&*s, later, window).await;
+    assert_eq!(pass.inbox_rows + early.inbox_rows, n as u64);
+    assert!(
+        pass.batches >= (pass.inbox_rows / PURGE_BATCH as u64),
+        "at most PURGE_BATCH rows per delete: {pass:?}"
+    );
+    assert_eq!(
+        s.count_events().await.unwrap(),
+        2,
+        "events with a pending or retrying delivery are kept"
+    );
+    assert!(s.find_event("ret", "pending").await.unwrap().is_some());
+    assert!(s.find_event("ret", "retrying").await.unwrap().is_some());
+
+    // Settle the pending one: the next pass takes it; the retrying one stays.
+    let pending = claimed
+        .iter()
+        .find(|d| d.event.event_id == "pending")
+        .unwrap();
+    assert!(
+        s.complete(&[completion(pending, NextState::Delivered)])
+            .await
+            .unwrap()[0]
+    );
+    assert_eq!(purge_once(&*s, later, window).await.inbox_rows, 1);
+    assert!(s.find_event("ret", "pending").await.unwrap().is_none());
+    assert!(s.find_event("ret", "retrying").await.unwrap().is_some());
+
+    // Past the window an id is forgotten: its repeat is first-seen again (documented).
+    assert!(record_one(&s, event("ret", "e0", "x", &[]))
+        .await
+        .is_accepted());
+}
+
+/// A purge of many expired rows runs in short transactions, so ingest keeps going while it
+/// runs: no write waits behind the whole purge.
+async fn retention_does_not_stall_concurrent_ingest(s: Arc<dyn Store>) {
+    use hookgate::retention::purge_once;
+    let window = std::time::Duration::from_secs(7 * 24 * 3600);
+    let old = store::now_ms() - window.as_millis() as i64 - 60_000;
+    for chunk in 0..20 {
+        let batch: Vec<NewEvent> = (0..500)
+            .map(|i| {
+                let mut e = event("old", &format!("o{chunk}_{i}"), "x", &[]);
+                e.received_at_ms = old;
+                e
+            })
+            .collect();
+        s.record(batch).await.unwrap();
+    }
+    let purge = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let p = purge_once(&*s, store::now_ms(), window).await;
+            (p, started.elapsed())
+        })
+    };
+    let mut slowest = std::time::Duration::ZERO;
+    let mut during = 0;
+    let mut i = 0;
+    while !purge.is_finished() || i < 20 {
+        let t = std::time::Instant::now();
+        assert!(record_one(&s, event("new", &format!("n{i}"), "x", &[]))
+            .await
+            .is_accepted());
+        slowest = slowest.max(t.elapsed());
+        if !purge.is_finished() {
+            during += 1;
+        }
+        i += 1;
+    }
+    let (p, took) = purge.await.unwrap();
+    assert_eq!(p.inbox_rows, 10_000);
+    assert!(p.batches >= 20, "{p:?}");
+    assert!(
+        during >= 3,
+        "ingest must progress while the purge runs ({during} writes during {took:?})"
+    );
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "a write waited {slowest:?} behind the purge (which took {took:?})"
+    );
+    assert_eq!(s.count_events().await.unwrap(), i as i64);
+}
+
+/// Four deliveries in four states: `(e1, h1)` delivered, `(e2, h1)` retrying, `(e1, h2)` dead,
+/// `(e3, h2)` pending; e1 (stripe) arrived at `base - 3000`, e2 (github) at `base - 2000`, e3
+/// (stripe) at `base - 1000`.
+async fn four_deliveries_in_four_states(s: &Arc<dyn Store>, base: i64) -> [NewEvent; 3] {
+    let mut e1 = event("stripe", "evt_a", "1", &["h1", "h2"]);
+    e1.received_at_ms = base - 3000;
+    let mut e2 = event("github", "evt_b", "2", &["h1"]);
+    e2.received_at_ms = base - 2000;
+    let mut e3 = event("stripe", "evt_c", "3", &["h2"]);
+    e3.received_at_ms = base - 1000;
+    record_one(s, e1.clone()).await;
+    record_one(s, e2.clone()).await;
+    let now = store::now_ms();
+    let h1 = s.claim_due("h1", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(h1.len(), 2);
+    let done: Vec<Completion> = h1
+        .iter()
+        .map(|d| {
+            if d.event.id == e1.id {
+                let mut c = completion(d, NextState::Delivered);
+                c.status = Some(200);
+                c.error = None;
+                c
+            } else {
+                completion(
+                    d,
+                    NextState::RetryAt {
+                        at_ms: now + 3_600_000,
+                    },
+                )
+            }
+        })
+        .collect();
+    assert_eq!(s.complete(&done).await.unwrap(), vec![true, true]);
+    let h2 = s.claim_due("h2", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(h2.len(), 1);
+    assert!(
+        s.complete(&[completion(&h2[0], NextState::Dead)])
+            .await
+            .unwrap()[0]
+    );
+    record_one(s, e3.clone()).await;
+    [e1, e2, e3]
+}
+
+fn keys(list: &[DeliveryInfo]) -> Vec<(String, String, DeliveryState)> {
+    list.iter()
+        .map(|d| (d.event_id.clone(), d.handler.clone(), d.state))
+        .collect()
+}
+
+async fn deliveries_are_listed_with_filters_and_a_stable_cursor(s: Arc<dyn Store>) {
+    let base = store::now_ms();
+    let [e1, e2, e3] = four_deliveries_in_four_states(&s, base).await;
+    let all = s
+        .list_deliveries(&DeliveryFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    let ids: Vec<Uuid> = all.iter().map(|d| d.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(ids, sorted, "newest first");
+    assert_eq!(all[0].event, e3.id, "the latest delivery comes first");
+    let a_h2 = all
+        .iter()
+        .find(|d| d.event == e1.id && d.handler == "h2")
+        .unwrap();
+    assert_eq!(
+        (a_h2.source.as_str(), a_h2.event_id.as_str(), a_h2.state),
+        ("stripe", "evt_a", DeliveryState::Dead)
+    );
+    assert_eq!(a_h2.attempts, 1);
+    assert_eq!(a_h2.last_status, Some(500));
+    assert_eq!(a_h2.last_error.as_deref(), Some("handler answered 500"));
+    assert_eq!(a_h2.received_at_ms, e1.received_at_ms);
+
+    let list = |f: DeliveryFilter| {
+        let s = s.clone();
+        async move { keys(&s.list_deliveries(&f, None, 10).await.unwrap()) }
+    };
+    let by_state = |state| DeliveryFilter {
+        state: Some(state),
+        ..Default::default()
+    };
+    let k = |e: &str, h: &str, st| (e.to_string(), h.to_string(), st);
+    use DeliveryState::*;
+    assert_eq!(
+        list(by_state(Pending)).await,
+        vec![k("evt_c", "h2", Pending)]
+    );
+    assert_eq!(
+        list(by_state(Retrying)).await,
+        vec![k("evt_b", "h1", Retrying)]
+    );
+    assert_eq!(
+        list(by_state(Delivered)).await,
+        vec![k("evt_a", "h1", Delivered)]
+    );
+    assert_eq!(list(by_state(Dead)).await, vec![k("evt_a", "h2", Dead)]);
+    let h1 = list(DeliveryFilter {
+        handler: Some("h1".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(h1.len(), 2);
+    assert!(h1.iter().all(|(_, h, _)| h == "h1"));
+    assert_eq!(
+        list(DeliveryFilter {
+            source: Some("github".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![k("evt_b", "h1", Retrying)]
+    );
+    let mut a = list(DeliveryFilter {
+        event_id: Some("evt_a".into()),
+        ..Default::default()
+    })
+    .await;
+    a.sort();
+    assert_eq!(a, vec![k("evt_a", "h1", Delivered), k("evt_a", "h2", Dead)]);
+    // The time range is on the event's arrival: [from, to).
+    let mut recent = list(DeliveryFilter {
+        from_ms: Some(e2.received_at_ms),
+        ..Default::default()
+    })
+    .await;
+    recent.sort();
+    assert_eq!(
+        recent,
+        vec![k("evt_b", "h1", Retrying), k("evt_c", "h2", Pending)]
+    );
+    assert_eq!(
+        list(DeliveryFilter {
+            from_ms: Some(e1.received_at_ms),
+            to_ms: Some(e2.received_at_ms),
+            handler: Some("h2".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![k("evt_a", "h2", Dead)]
+    );
+    assert!(list(DeliveryFilter {
+        handler: Some("h2".into()),
+        state: Some(Delivered),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
+
+    // Paging one at a time yields every delivery once, in order, even when one of them is
+    // retried between pages (its id, and so its place, does not change).
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s
+            .list_deliveries(&DeliveryFilter::default(), cursor, 1)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        paged.push(last.id);
+        if paged.len() == 1 {
+            assert!(s.retry_delivery(ids[2], store::now_ms()).await.unwrap());
+        }
+    }
+    assert_eq!(paged, ids);
+
+    // One delivery by id, as listed.
+    let one = s.delivery(ids[3]).await.unwrap().unwrap();
+    assert_eq!(one, all[3]);
+    assert!(s.delivery(Uuid::now_v7()).await.unwrap().is_none());
+}
+
+async fn one_delivery_can_be_retried_whatever_its_state(s: Arc<dyn Store>) {
+    let base = store::now_ms();
+    four_deliveries_in_four_states(&s, base).await;
+    let all = s
+        .list_deliveries(&DeliveryFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let find = |st| all.iter().find(|d| d.state == st).unwrap().clone();
+    let delivered = find(DeliveryState::Delivered);
+    let dead = find(DeliveryState::Dead);
+    for d in [&delivered, &dead] {
+        let now = store::now_ms();
+        assert!(s.retry_delivery(d.id, now).await.unwrap());
+        let after = s.delivery(d.id).await.unwrap().unwrap();
+        assert_eq!(after.state, DeliveryState::Pending);
+        assert_eq!(after.attempts, 0, "a fresh attempt budget");
+        assert!(after.next_attempt_at_ms <= now, "due now");
+        assert_eq!(
+            s.attempts_of(d.id).await.unwrap().len(),
+            1,
+            "earlier attempts stay on record"
+        );
+    }
+    // Both are claimable again, with a fresh budget.
+    let now = store::now_ms();
+    let h1 = s.claim_due("h1", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(
+        h1.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![delivered.id]
+    );
+    assert_eq!(h1[0].attempts, 0);
+    let h2 = s.claim_due("h2", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(h2.len(), 2, "the retried dead one and the pending one");
+    // Retrying one in flight takes its lease away: the old attempt's outcome is not recorded.
+    assert!(s.retry_delivery(h1[0].id, now).await.unwrap());
+    assert!(
+        !s.complete(&[completion(&h1[0], NextState::Dead)])
+            .await
+            .unwrap()[0]
+    );
+    assert_eq!(
+        s.delivery(h1[0].id).await.unwrap().unwrap().state,
+        DeliveryState::Pending
+    );
+    assert!(!s.retry_delivery(Uuid::now_v7(), now).await.unwrap());
+}
+
+async fn dead_deliveries_are_retried_by_filter_and_nothing_else_is(s: Arc<dyn Store>) {
+    let base = store::now_ms();
+    let [e1, ..] = four_deliveries_in_four_states(&s, base).await;
+    // A second dead delivery, of another source and handler.
+    let mut e4 = event("github", "evt_d", "4", &["h3"]);
+    e4.received_at_ms = base;
+    record_one(&s, e4).await;
+    let now = store::now_ms();
+    let d = s
+        .claim_due("h3", 1, now, now + 60_000)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        s.complete(&[completion(&d, NextState::Dead)])
+            .await
+            .unwrap()[0]
+    );
+
+    let dead = |s: Arc<dyn Store>| async move {
+        keys(
+            &s.list_deliveries(
+                &DeliveryFilter {
+                    state: Some(DeliveryState::Dead),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap(),
+        )
+    };
+    assert_eq!(dead(s.clone()).await.len(), 2);
+    // Filters that match no dead delivery retry nothing (evt_a's h1 delivery is delivered).
+    let none = DeliveryFilter {
+        handler: Some("h1".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.retry_dead(&none, now).await.unwrap(), 0);
+    let before_window = DeliveryFilter {
+        to_ms: Some(e1.received_at_ms),
+        ..Default::default()
+    };
+    assert_eq!(s.retry_dead(&before_window, now).await.unwrap(), 0);
+    // Source stripe: only evt_a's dead h2 delivery; the state in a filter cannot widen it.
+    let stripe = DeliveryFilter {
+        source: Some("stripe".into()),
+        state: Some(DeliveryState::Delivered),
+        ..Default::default()
+    };
+    assert_eq!(s.retry_dead(&stripe, now).await.unwrap(), 1);
+    assert_eq!(
+        dead(s.clone()).await,
+        vec![("evt_d".to_string(), "h3".to_string(), DeliveryState::Dead)]
+    );
+    let states: Vec<DeliveryState> = s
+        .list_deliveries(&DeliveryFilter::default(), None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|d| d.event == e1.id)
+        .map(|d| d.state)
+        .collect();
+    assert!(states.contains(&DeliveryState::Delivered), "{states:?}");
+    assert!(states.contains(&DeliveryState::Pending), "{states:?}");
+    // Everything else that is dead.
+    assert_eq!(
+        s.retry_dead(&DeliveryFilter::default(), now).await.unwrap(),
+        1
+    );
+    assert!(dead(s.clone()).await.is_empty());
+}
+
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig {
@@ -611,14 +1036,25 @@ async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
 /// that they are written unleased (claimable) and the lane's claimer is woken. Attempts
 /// recorded through the group commit need the lease like any completion.
 async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
+    use hookgate::dispatch::breaker::BreakerConfig;
+    use hookgate::dispatch::control::HandlerControl;
     use hookgate::store::handoff::{HandOff, Lane};
     let (queue, mut lane_rx) = tokio::sync::mpsc::channel(2);
     let wake = Arc::new(tokio::sync::Notify::new());
+    let control = Arc::new(HandlerControl::new(
+        "h",
+        BreakerConfig {
+            threshold: 0,
+            probe_base: std::time::Duration::from_secs(1),
+            probe_cap: std::time::Duration::from_secs(1),
+        },
+    ));
     let lanes = [(
         "h".to_string(),
         Lane {
             queue,
             wake: wake.clone(),
+            control: control.clone(),
         },
     )]
     .into_iter()
@@ -674,6 +1110,70 @@ async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
     let d = s.deliveries_of(first.event.id).await.unwrap();
     assert_eq!((d[0].state.as_str(), d[0].attempts), ("delivered", 1));
     assert_eq!(s.attempts_of(first.id).await.unwrap().len(), 1);
+
+    // A paused handler gets nothing in its lane, even with room, and its claimer is not
+    // woken: the delivery waits in the store, claimable once the handler is let through.
+    drop(second);
+    control.set_paused(Some(store::now_ms()));
+    let held = event("ho", "4", "four", &["h"]);
+    let held_id = held.id;
+    assert!(s.record(vec![held]).await.unwrap()[0].is_accepted());
+    assert!(
+        lane_rx.try_recv().is_err(),
+        "nothing is handed to a paused handler"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), wake.notified())
+            .await
+            .is_err(),
+        "a held handler's claimer is not woken"
+    );
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].event.id, held_id);
+}
+
+/// Pauses are stored per handler (a second pause keeps the first time; resume clears it),
+/// and a lease can be given back unattempted: due again at once, attempts unchanged, but only
+/// by the holder of the lease.
+async fn pauses_are_stored_and_leases_can_be_given_back(s: Arc<dyn Store>) {
+    assert!(s.paused_handlers().await.unwrap().is_empty());
+    s.set_handler_paused("h", true, 1_000).await.unwrap();
+    s.set_handler_paused("h", true, 2_000).await.unwrap();
+    s.set_handler_paused("other", false, 2_000).await.unwrap();
+    let paused = s.paused_handlers().await.unwrap();
+    assert_eq!(paused.len(), 1, "{paused:?}");
+    assert_eq!(
+        (paused[0].handler.as_str(), paused[0].paused_at_ms),
+        ("h", 1_000)
+    );
+    s.set_handler_paused("h", false, 3_000).await.unwrap();
+    assert!(s.paused_handlers().await.unwrap().is_empty());
+    s.set_handler_paused("h", true, 4_000).await.unwrap();
+    assert_eq!(s.paused_handlers().await.unwrap()[0].paused_at_ms, 4_000);
+
+    record_one(&s, event("stripe", "evt_gb", "body", &["h"])).await;
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let d = &claimed[0];
+    assert_eq!(
+        s.release_leases(&[(d.id, Uuid::now_v7())]).await.unwrap(),
+        0,
+        "a wrong lease token releases nothing"
+    );
+    assert_eq!(s.release_leases(&[(d.id, d.lease_token)]).await.unwrap(), 1);
+    let again = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(again.len(), 1, "released: due again at once");
+    assert_eq!((again[0].id, again[0].attempts), (d.id, 0));
+    assert!(
+        !s.complete(&[completion(d, NextState::Delivered)])
+            .await
+            .unwrap()[0],
+        "the old lease is void"
+    );
+    assert_eq!(s.release_leases(&[]).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -732,4 +1232,10 @@ contract!(
     replay_tokens_bind_to_the_first_body,
     events_can_be_listed_by_status_with_their_delivery_counts,
     stats_add_up_across_flushes_and_are_summed_per_bucket,
+    retention_purges_in_batches_only_what_the_moved_clock_expired,
+    retention_does_not_stall_concurrent_ingest,
+    pauses_are_stored_and_leases_can_be_given_back,
+    deliveries_are_listed_with_filters_and_a_stable_cursor,
+    one_delivery_can_be_retried_whatever_its_state,
+    dead_deliveries_are_retried_by_filter_and_nothing_else_is,
 );

@@ -119,6 +119,10 @@ fn is_platform(req: &Request<'_>) -> bool {
 }
 
 impl Provider for Adyen {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[PLATFORM_SIGNATURE_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "adyen"
     }

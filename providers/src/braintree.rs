@@ -74,6 +74,11 @@ fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 impl Provider for Braintree {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        // The signature is the `bt_signature` form field of the body.
+        &[]
+    }
+
     fn name(&self) -> &'static str {
         "braintree"
     }

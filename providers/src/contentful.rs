@@ -106,6 +106,11 @@ fn signed_headers(req: &Request<'_>, list: &str) -> Option<String> {
     let pairs: Option<Vec<String>> = names
         .iter()
         .map(|name| {
+            // A signed header given twice could be read either way: refused, like the
+            // declared credential headers (the list itself is the request's to choose).
+            if req.headers.get_all(name.as_str()).iter().nth(1).is_some() {
+                return None;
+            }
             req.header(name)
                 .map(|value| format!("{name}:{}", value.trim()))
         })
@@ -125,6 +130,15 @@ fn canonical(method: &str, url: &str, headers: &str, body: &[u8]) -> Vec<u8> {
 }
 
 impl Provider for Contentful {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[
+            SIGNATURE_HEADER,
+            TIMESTAMP_HEADER,
+            SIGNED_HEADERS_HEADER,
+            TOPIC_HEADER,
+        ]
+    }
+
     fn name(&self) -> &'static str {
         "contentful"
     }

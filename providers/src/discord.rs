@@ -76,6 +76,10 @@ fn interaction_type(body: &Value) -> Option<u64> {
 }
 
 impl Provider for Discord {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER, TIMESTAMP_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "discord"
     }

@@ -61,6 +61,10 @@ fn configured_key(secret: &[u8]) -> Option<(String, asymmetric::P256Key)> {
 }
 
 impl Provider for Ebay {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "ebay"
     }

@@ -274,6 +274,8 @@ pub struct Generic {
     id_fallbacks: &'static [&'static str],
     type_fallbacks: &'static [&'static str],
     kept_headers: &'static [&'static str],
+    /// Every header verification reads (see [`crate::Provider::credential_headers`]).
+    credential_headers: &'static [&'static str],
     tolerance: Duration,
 }
 
@@ -769,7 +771,22 @@ impl Generic {
         .filter(|name| *name != signature_header && !extra_signature_headers.contains(name))
         .collect();
 
+        // Read by verification: the signature headers, the timestamp header and, when the
+        // signed content includes it, the id header.
+        let mut credentials: Vec<&'static str> = vec![signature_header];
+        credentials.extend(extra_signature_headers.iter().copied());
+        credentials.extend(fallback.map(|f| f.header));
+        if let Some(TimestampSource::Header(name)) = timestamp {
+            credentials.push(name);
+        }
+        if let (IdSource::Header(name), true) = (id, template.contains(&Segment::Id)) {
+            credentials.push(name);
+        }
+        credentials.sort_unstable();
+        credentials.dedup();
+
         Ok(Generic {
+            credential_headers: Box::leak(credentials.into_boxed_slice()),
             algorithm: cfg.algorithm,
             key_encoding: cfg.key_encoding,
             signature_header,
@@ -1094,6 +1111,10 @@ fn insert_at(map: &mut Map<String, Value>, path: &[&str], leaf: Value) {
 }
 
 impl Provider for Generic {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        self.credential_headers
+    }
+
     fn name(&self) -> &'static str {
         "generic"
     }

@@ -32,6 +32,16 @@ pub const EVENT_HEADER: &str = "x-gitlab-event";
 pub const EVENT_UUID_HEADER: &str = "x-gitlab-event-uuid";
 /// Where the id is looked for, in order.
 const ID_HEADERS: [&str; 3] = [IDEMPOTENCY_KEY_HEADER, "webhook-id", EVENT_UUID_HEADER];
+/// The secret token and the Standard Webhooks headers GitLab may sign with instead.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    TOKEN_HEADER,
+    standard_webhooks::WEBHOOK_HEADERS.id,
+    standard_webhooks::WEBHOOK_HEADERS.timestamp,
+    standard_webhooks::WEBHOOK_HEADERS.signature,
+    standard_webhooks::SVIX_HEADERS.id,
+    standard_webhooks::SVIX_HEADERS.timestamp,
+    standard_webhooks::SVIX_HEADERS.signature,
+];
 const KEPT_HEADERS: &[&str] = &[
     EVENT_HEADER,
     "x-gitlab-instance",
@@ -65,6 +75,10 @@ fn token_matches(token: &str, secrets: &Secrets) -> bool {
 }
 
 impl Provider for GitLab {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        CREDENTIAL_HEADERS
+    }
+
     fn name(&self) -> &'static str {
         "gitlab"
     }

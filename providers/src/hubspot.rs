@@ -101,6 +101,10 @@ pub fn decode_uri(url: &str) -> Cow<'_, str> {
 }
 
 impl Provider for HubSpot {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        self.inner.credential_headers()
+    }
+
     fn name(&self) -> &'static str {
         "hubspot"
     }

@@ -27,6 +27,16 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 pub const EVENT_TYPE_HEADER: &str = "event-type";
 /// Longest accepted `Idempotency-Key`, in bytes; the id becomes a database key.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// The bearer key and the Standard Webhooks headers, whichever the request uses.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    AUTHORIZATION_HEADER,
+    standard_webhooks::WEBHOOK_HEADERS.id,
+    standard_webhooks::WEBHOOK_HEADERS.timestamp,
+    standard_webhooks::WEBHOOK_HEADERS.signature,
+    standard_webhooks::SVIX_HEADERS.id,
+    standard_webhooks::SVIX_HEADERS.timestamp,
+    standard_webhooks::SVIX_HEADERS.signature,
+];
 const KEPT_HEADERS: &[&str] = &[IDEMPOTENCY_KEY_HEADER, EVENT_TYPE_HEADER];
 /// Our services retry on their own schedule; a day covers it (the store's floor anyway).
 const RETRY_HORIZON: Duration = Duration::from_secs(24 * 3600);
@@ -93,6 +103,10 @@ fn unquote_sf_string(rest: &str) -> Option<String> {
 }
 
 impl Provider for Internal {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        CREDENTIAL_HEADERS
+    }
+
     fn name(&self) -> &'static str {
         "internal"
     }

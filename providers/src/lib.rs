@@ -137,6 +137,10 @@ pub enum VerifyError {
     FutureTimestamp,
     #[error("no secret configured for this source")]
     NoSecret,
+    /// A credential header ([`Provider::credential_headers`]) appears more than once; raised by
+    /// [`check_credential_headers`] before verification.
+    #[error("the credential header `{0}` appears more than once")]
+    RepeatedHeader(&'static str),
     /// The request's [`Provider::replay_token`] was already seen with a different body (raised
     /// by the gateway, which keeps the tokens; providers never return it).
     #[error("this signature was already used for a different body")]
@@ -152,6 +156,7 @@ impl VerifyError {
             VerifyError::SignatureMismatch | VerifyError::NoSecret => "invalid_signature",
             VerifyError::StaleTimestamp | VerifyError::FutureTimestamp => "stale_timestamp",
             VerifyError::ReplayedToken => "replayed_token",
+            VerifyError::RepeatedHeader(_) => "repeated_credential_header",
         }
     }
 }
@@ -407,6 +412,13 @@ pub trait Provider: Send + Sync + fmt::Debug {
         now: SystemTime,
     ) -> Result<(), VerifyError>;
 
+    /// Every request header verification reads: signatures, timestamps, key ids, tokens, and
+    /// headers the signature covers (lower case). A request in which any of them appears more
+    /// than once is refused before verification ([`check_credential_headers`]), so that which
+    /// of two values a verifier happens to read never decides the verdict. Schemes that sign
+    /// inside the body declare none.
+    fn credential_headers(&self) -> &'static [&'static str];
+
     /// Extract the events (stable id and type) of an already verified request.
     fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError>;
 
@@ -512,6 +524,23 @@ pub trait Provider: Send + Sync + fmt::Debug {
         }
         Ok(())
     }
+}
+
+/// The one rule for repeated credential headers, for every provider: a request carrying any of
+/// `provider`'s [`Provider::credential_headers`] more than once is refused
+/// ([`VerifyError::RepeatedHeader`]), whatever the order of the values. The gateway calls this
+/// before [`Provider::verify`].
+pub fn check_credential_headers(
+    provider: &dyn Provider,
+    headers: &http::HeaderMap,
+) -> Result<(), VerifyError> {
+    for &name in provider.credential_headers() {
+        let mut values = headers.get_all(name).iter();
+        if values.next().is_some() && values.next().is_some() {
+            return Err(VerifyError::RepeatedHeader(name));
+        }
+    }
+    Ok(())
 }
 
 /// Per-source options the gateway passes when building a provider.
@@ -688,6 +717,38 @@ mod tests {
             build("slack", &options("generic")),
             Err(BuildError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn every_declared_credential_header_is_refused_when_repeated_in_either_order() {
+        for name in known_providers() {
+            let provider = build(name, &options(name)).unwrap();
+            for &header in provider.credential_headers() {
+                let parsed = http::HeaderName::from_bytes(header.as_bytes())
+                    .unwrap_or_else(|_| panic!("{name}: `{header}` is a header name"));
+                assert_eq!(parsed.as_str(), header, "{name}: names are lower case");
+                for values in [["v1=valid", "garbage"], ["garbage", "v1=valid"]] {
+                    let mut headers = http::HeaderMap::new();
+                    for v in values {
+                        headers.append(parsed.clone(), http::HeaderValue::from_static(v));
+                    }
+                    assert_eq!(
+                        check_credential_headers(provider.as_ref(), &headers),
+                        Err(VerifyError::RepeatedHeader(header)),
+                        "{name}: {header}"
+                    );
+                    assert_eq!(
+                        VerifyError::RepeatedHeader(header).reason(),
+                        "repeated_credential_header"
+                    );
+                }
+                let mut once = http::HeaderMap::new();
+                once.insert(parsed, http::HeaderValue::from_static("v1=valid"));
+                assert_eq!(check_credential_headers(provider.as_ref(), &once), Ok(()));
+            }
+        }
+        let generic = build("generic", &options("generic")).unwrap();
+        assert_eq!(generic.credential_headers(), ["x-signature"]);
     }
 
     #[test]

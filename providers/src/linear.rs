@@ -56,6 +56,10 @@ impl Linear {
 }
 
 impl Provider for Linear {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        self.inner.credential_headers()
+    }
+
     fn name(&self) -> &'static str {
         "linear"
     }

@@ -71,6 +71,11 @@ fn in_body(body: &[u8]) -> Option<InBody> {
 }
 
 impl Provider for Mailgun {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        // The signature, its timestamp and token are form/JSON fields of the body.
+        &[]
+    }
+
     fn name(&self) -> &'static str {
         "mailgun"
     }

@@ -38,6 +38,10 @@ impl Netlify {
 }
 
 impl Provider for Netlify {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "netlify"
     }

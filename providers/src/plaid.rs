@@ -80,6 +80,10 @@ fn parse_jwk(secret: &[u8]) -> Option<Jwk> {
 }
 
 impl Provider for Plaid {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "plaid"
     }

@@ -188,6 +188,10 @@ impl Preset {
 }
 
 impl Provider for Preset {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        self.inner.credential_headers()
+    }
+
     fn name(&self) -> &'static str {
         self.row.name
     }

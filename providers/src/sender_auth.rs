@@ -118,6 +118,16 @@ fn text(value: &Value, path: &str) -> Option<String> {
 }
 
 impl Provider for SenderAuth {
+    /// Okta's token header and Event Grid's type header; Graph and Strava carry their value in
+    /// the body, and Event Grid its key in the URL.
+    fn credential_headers(&self) -> &'static [&'static str] {
+        match self.kind {
+            Kind::Okta => &["authorization"],
+            Kind::EventGrid => &[EVENTGRID_TYPE_HEADER],
+            Kind::Graph | Kind::Strava => &[],
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self.kind {
             Kind::Okta => "okta",

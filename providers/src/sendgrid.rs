@@ -44,6 +44,10 @@ impl SendGrid {
 }
 
 impl Provider for SendGrid {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER, TIMESTAMP_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "sendgrid"
     }

@@ -190,6 +190,11 @@ impl Sns {
 }
 
 impl Provider for Sns {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        // The signature is in the body; the announced message type is checked against it.
+        &[MESSAGE_TYPE_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "aws-sns"
     }

@@ -56,6 +56,15 @@ const ASYMMETRIC_VERSION: &str = "v1a";
 pub const WHPK_PREFIX: &str = "whpk_";
 /// The prefix of a `v1a` private (signing) key.
 pub const WHSK_PREFIX: &str = "whsk_";
+/// Both header families, all read by verification (the id is signed too).
+pub const CREDENTIAL_HEADERS: &[&str] = &[
+    WEBHOOK_HEADERS.id,
+    WEBHOOK_HEADERS.timestamp,
+    WEBHOOK_HEADERS.signature,
+    SVIX_HEADERS.id,
+    SVIX_HEADERS.timestamp,
+    SVIX_HEADERS.signature,
+];
 const KEPT_HEADERS: &[&str] = &[
     "webhook-id",
     "webhook-timestamp",
@@ -234,6 +243,10 @@ impl StandardWebhooks {
 }
 
 impl Provider for StandardWebhooks {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        CREDENTIAL_HEADERS
+    }
+
     fn name(&self) -> &'static str {
         "standard-webhooks"
     }

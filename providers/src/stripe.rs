@@ -62,6 +62,10 @@ fn parse_header(header: &str) -> Result<ParsedHeader<'_>, VerifyError> {
 }
 
 impl Provider for Stripe {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        &[SIGNATURE_HEADER]
+    }
+
     fn name(&self) -> &'static str {
         "stripe"
     }

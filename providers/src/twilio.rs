@@ -170,6 +170,11 @@ fn status_type(name: &str, value: &str) -> Option<String> {
 }
 
 impl Provider for Twilio {
+    fn credential_headers(&self) -> &'static [&'static str] {
+        // The content type decides which scheme (form parameters or bodySHA256) is checked.
+        &[SIGNATURE_HEADER, SETTINGS_HEADER, "content-type"]
+    }
+
     fn name(&self) -> &'static str {
         "twilio"
     }

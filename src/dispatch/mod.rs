@@ -13,7 +13,18 @@
 //! (a lane was full), retries coming due, lapsed leases, and other replicas' events, in
 //! batches of `dispatch.claim_batch`. On shutdown it stops claiming and waits (up to a grace
 //! period) for in-flight deliveries.
+//!
+//! A handler that is paused, or whose circuit breaker is open ([`control`], [`breaker`]),
+//! is held back at every entry: the hand-off leaves its deliveries in the store, its claimer
+//! stops claiming (an open breaker claims one probe when it is due), and its workers give
+//! back, unattempted and with their leases released, deliveries already in its lane. Held
+//! deliveries stay pending: no attempt is made, so none is counted and none goes dead.
+//!
+//! Isolation: every handler has its own lane, claimer, workers and concurrency limit, so a
+//! handler that black-holes requests or has a huge backlog only fills its own lane.
 
+pub mod breaker;
+pub mod control;
 pub mod retry;
 pub mod routing;
 
@@ -22,8 +33,10 @@ use crate::sinks::{self, Sink, SinkOutcome};
 use crate::stats::Stats;
 use crate::store::handoff::{HandOff, Lane};
 use crate::store::{now_ms, ClaimedDelivery, Completion, Store};
+use breaker::{Admission, BreakerState};
+use control::{Controls, HandlerControl};
 use hookgate_providers::Secret;
-use retry::RetryPolicy;
+use retry::{AttemptResult, RetryPolicy};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +50,8 @@ pub struct HandlerRuntime {
     pub policy: RetryPolicy,
     pub timeout: Duration,
     concurrency: usize,
+    /// Pause and circuit breaker.
+    pub control: Arc<HandlerControl>,
 }
 
 /// A handler's lane as the dispatcher holds it: the receiving end, and what the store's
@@ -53,6 +68,7 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     cfg: DispatchConfig,
     stats: Arc<Stats>,
+    controls: Controls,
 }
 
 impl Dispatcher {
@@ -64,8 +80,13 @@ impl Dispatcher {
         stats: Arc<Stats>,
     ) -> anyhow::Result<Self> {
         let cfg = config.dispatch.clone();
+        let controls = Controls::from_config(&config.handlers);
         let mut lanes = Vec::new();
         for (name, h) in &config.handlers {
+            let control = controls
+                .get(name)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no control for handler {name}"))?;
             let policy = RetryPolicy::from_config(h);
             let sink = sinks::build(h, handler_secrets.get(name), &policy)?;
             let (queue, rx) = mpsc::channel(lane_capacity(&cfg, h.concurrency));
@@ -76,11 +97,13 @@ impl Dispatcher {
                     policy,
                     timeout: h.timeout,
                     concurrency: h.concurrency.max(1),
+                    control: control.clone(),
                 }),
                 rx,
                 lane: Lane {
                     queue,
                     wake: Arc::new(Notify::new()),
+                    control,
                 },
             });
         }
@@ -89,7 +112,13 @@ impl Dispatcher {
             wake,
             cfg,
             stats,
+            controls,
         })
+    }
+
+    /// The handlers' pause flags and breakers (the admin API and `/metrics` read them).
+    pub fn controls(&self) -> Controls {
+        self.controls.clone()
     }
 
     pub fn handlers(&self) -> Vec<Arc<HandlerRuntime>> {
@@ -113,7 +142,12 @@ impl Dispatcher {
         shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) {
+        let mut stop = shutdown.clone();
+        if !self.controls.load(store.as_ref(), &mut stop).await {
+            return;
+        }
         let mut handlers = JoinSet::new();
+        handlers.spawn(self.controls.follow_store(store.clone(), shutdown.clone()));
         for ends in self.lanes {
             handlers.spawn(drive_handler(
                 ends,
@@ -178,6 +212,19 @@ async fn drive_handler(
             tracing::debug!(handler = %h.name, "lease lapsed while queued; leaving the delivery to the next claim");
             continue;
         }
+        let admission = if h.control.is_paused() {
+            Admission::Hold
+        } else {
+            h.control.breaker.admit()
+        };
+        if admission == Admission::Hold {
+            drop(permit);
+            give_back(&h, d, &mut rx, store.as_ref()).await;
+            continue;
+        }
+        if admission == Admission::Probe {
+            tracing::info!(handler = %h.name, "circuit breaker half-open: sending a probe");
+        }
         tasks.spawn(deliver_one(
             h.clone(),
             d,
@@ -227,17 +274,38 @@ async fn claim_loop(
                 _ = shutdown.wait_for(|s| *s) => return,
             }
         }
+        // Held back: wait for a resume, the probe time, or the probe's result.
+        let allowance = if h.control.is_paused() {
+            Err(None)
+        } else {
+            h.control.breaker.claim_allowance(batch)
+        };
+        let limit = match allowance {
+            Ok(n) => n,
+            Err(until) => {
+                let changed = h.control.changed.notified();
+                tokio::select! {
+                    _ = changed => {}
+                    _ = sleep_until_or_forever(until) => {}
+                    // A pause set elsewhere is seen within the pause poll; check again then.
+                    _ = tokio::time::sleep(control::PAUSE_POLL) => {}
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+                backlog = true;
+                continue;
+            }
+        };
         let permits = tokio::select! {
-            p = lane.queue.reserve_many(batch) => match p { Ok(p) => p, Err(_) => return },
+            p = lane.queue.reserve_many(limit) => match p { Ok(p) => p, Err(_) => return },
             _ = shutdown.wait_for(|s| *s) => return,
         };
         let now = now_ms();
         match store
-            .claim_due(&h.name, batch as i64, now, now + lease_ms)
+            .claim_due(&h.name, limit as i64, now, now + lease_ms)
             .await
         {
             Ok(claimed) => {
-                backlog = claimed.len() == batch;
+                backlog = claimed.len() == limit && limit == batch;
                 for (permit, d) in permits.zip(claimed) {
                     permit.send(d);
                 }
@@ -246,6 +314,38 @@ async fn claim_loop(
                 tracing::warn!(handler = %h.name, error = %e, "claiming deliveries failed; will retry");
                 backlog = false;
             }
+        }
+    }
+}
+
+/// Sleep until `at`, or forever when there is no time to wait for.
+async fn sleep_until_or_forever(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A held handler's worker got `d` (and maybe more) from its lane: give them all back
+/// unattempted — their leases released, so they are due again at once for whoever claims
+/// them once the handler is let through again. A failed release loses nothing: the leases
+/// lapse instead.
+async fn give_back(
+    h: &HandlerRuntime,
+    d: ClaimedDelivery,
+    rx: &mut mpsc::Receiver<ClaimedDelivery>,
+    store: &dyn Store,
+) {
+    let mut leases = vec![(d.id, d.lease_token)];
+    while let Ok(more) = rx.try_recv() {
+        leases.push((more.id, more.lease_token));
+    }
+    match store.release_leases(&leases).await {
+        Ok(n) => {
+            tracing::debug!(handler = %h.name, released = n, "handler held back; deliveries given back unattempted")
+        }
+        Err(e) => {
+            tracing::warn!(handler = %h.name, error = %e, "could not release held deliveries; their leases will lapse")
         }
     }
 }
@@ -304,6 +404,19 @@ async fn deliver_one(
         );
     }
     stats.attempt(&h.name, &next, duration_ms, d.created_at_ms);
+    // The breaker counts what says something about the handler: an answer that is not
+    // worth a retry (delivered, or refused for good) shows it is up.
+    let answered = !matches!(outcome.result, AttemptResult::Retryable { .. });
+    if let Some((from, to)) = h.control.breaker.record(answered) {
+        match to {
+            BreakerState::Open => tracing::warn!(
+                handler = %h.name, from = from.as_str(),
+                "circuit breaker open: deliveries are held until a probe succeeds"
+            ),
+            _ => tracing::info!(handler = %h.name, from = from.as_str(), "circuit breaker closed"),
+        }
+        h.control.changed.notify_one();
+    }
     drop(permit);
     let completion = Completion {
         delivery: d.id,

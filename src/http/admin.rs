@@ -11,7 +11,7 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::replay::{self, ReplayError};
 use crate::stats::report::{self, ReportInput, StatsReport, StatsWindow};
-use crate::store::{now_ms, EventFilter, EventStatus, StoreError};
+use crate::store::{now_ms, DeliveryFilter, DeliveryState, EventFilter, EventStatus, StoreError};
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -25,8 +25,34 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-/// Largest page of events one call returns.
+/// Largest page of events or deliveries one call returns; a larger `limit` is refused.
 pub const MAX_PAGE: i64 = 500;
+
+/// The page size when `limit` is not given.
+pub const DEFAULT_PAGE: i64 = 50;
+
+/// `limit` as given, or the default; outside `1..=MAX_PAGE` it is a 400 (the description
+/// caps it, so the code must too).
+fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}, not {n}"
+        ))),
+    }
+}
+
+/// A `handler` parameter: absent, or the name of a configured handler (empty is a 400,
+/// an unknown name a 404 `unknown_handler`).
+fn known_handler(app: &AppState, handler: Option<String>) -> Result<Option<String>, ApiError> {
+    match handler {
+        None => Ok(None),
+        Some(h) if h.is_empty() => Err(ApiError::BadRequest("handler must not be empty".into())),
+        Some(h) if !app.routes.contains(&h) => Err(ApiError::UnknownHandler(h)),
+        Some(h) => Ok(Some(h)),
+    }
+}
 
 /// The OpenAPI 3 description of this API.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -38,7 +64,17 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/events/{id}", get(event_detail))
         .route("/events/{id}/replay", post(replay_one))
         .route("/replay", post(replay_filtered))
+        .route("/deliveries", get(list_deliveries))
+        .route("/deliveries/retry", post(retry_matching))
         .route("/deliveries/retry-dead", post(retry_dead))
+        .route("/handlers", get(super::admin_handlers::list))
+        .route("/handlers/{name}/pause", post(super::admin_handlers::pause))
+        .route(
+            "/handlers/{name}/resume",
+            post(super::admin_handlers::resume),
+        )
+        .route("/deliveries/{id}", get(delivery_detail))
+        .route("/deliveries/{id}/retry", post(retry_one))
         .layer(axum::middleware::from_fn_with_state(state, require_token))
         // Added after the layer: the description of the API is public, its data is not.
         .route("/openapi.json", get(openapi))
@@ -109,7 +145,7 @@ async fn require_token(
     }
 }
 
-fn store_error(app: &AppState, e: StoreError) -> ApiError {
+pub(super) fn store_error(app: &AppState, e: StoreError) -> ApiError {
     tracing::warn!(error = %e, "admin API store failure");
     ApiError::Unavailable {
         retry_after: app.settings.retry_after,
@@ -119,7 +155,7 @@ fn store_error(app: &AppState, e: StoreError) -> ApiError {
 fn replay_error(app: &AppState, e: ReplayError) -> ApiError {
     match e {
         ReplayError::UnknownEvent(_) => ApiError::NotFound,
-        ReplayError::UnknownHandler(_) => ApiError::BadRequest(e.to_string()),
+        ReplayError::UnknownHandler(h) => ApiError::UnknownHandler(h),
         ReplayError::Store(e) => store_error(app, e),
     }
 }
@@ -144,7 +180,7 @@ async fn list_events(
     State(app): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let limit = page_limit(q.limit)?;
     let filter = EventFilter {
         source: q.source,
         event_type: q.event_type,
@@ -217,7 +253,8 @@ async fn replay_one(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<HandlerQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let queued = replay::replay_event(&app.store, &app.routes, id, q.handler.as_deref())
+    let handler = known_handler(&app, q.handler)?;
+    let queued = replay::replay_event(&app.store, &app.routes, id, handler.as_deref())
         .await
         .map_err(|e| replay_error(&app, e))?;
     app.dispatch_wake.notify_waiters();
@@ -249,8 +286,9 @@ async fn replay_filtered(
         to_ms: r.to,
         status: r.status,
     };
+    let handler = known_handler(&app, r.handler)?;
     let (events, queued) =
-        replay::replay_matching(&app.store, &app.routes, &filter, r.handler.as_deref())
+        replay::replay_matching(&app.store, &app.routes, &filter, handler.as_deref())
             .await
             .map_err(|e| replay_error(&app, e))?;
     app.dispatch_wake.notify_waiters();
@@ -261,7 +299,122 @@ async fn retry_dead(
     State(app): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<HandlerQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let retried = replay::retry_dead(&app.store, &app.routes, q.handler.as_deref())
+    let filter = DeliveryFilter {
+        handler: known_handler(&app, q.handler)?,
+        ..Default::default()
+    };
+    let retried = replay::retry_dead(&app.store, &app.routes, &filter)
+        .await
+        .map_err(|e| replay_error(&app, e))?;
+    app.dispatch_wake.notify_waiters();
+    Ok(Json(json!({ "retried": retried })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeliveriesQuery {
+    handler: Option<String>,
+    state: Option<DeliveryState>,
+    source: Option<String>,
+    event_id: Option<String>,
+    /// The event was received at or after (Unix ms).
+    from: Option<i64>,
+    /// The event was received before (Unix ms).
+    to: Option<i64>,
+    /// The `next` of the previous page.
+    cursor: Option<Uuid>,
+    limit: Option<i64>,
+}
+
+async fn list_deliveries(
+    State(app): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = page_limit(q.limit)?;
+    let filter = DeliveryFilter {
+        handler: known_handler(&app, q.handler)?,
+        state: q.state,
+        source: q.source,
+        event_id: q.event_id,
+        from_ms: q.from,
+        to_ms: q.to,
+    };
+    let deliveries = app
+        .store
+        .list_deliveries(&filter, q.cursor, limit)
+        .await
+        .map_err(|e| store_error(&app, e))?;
+    let next = (deliveries.len() as i64 == limit)
+        .then(|| deliveries.last().map(|d| d.id))
+        .flatten();
+    Ok(Json(json!({ "deliveries": deliveries, "next": next })))
+}
+
+async fn delivery_detail(
+    State(app): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let d = app
+        .store
+        .delivery(id)
+        .await
+        .map_err(|e| store_error(&app, e))?
+        .ok_or(ApiError::NotFound)?;
+    let attempts = app
+        .store
+        .attempts_of(id)
+        .await
+        .map_err(|e| store_error(&app, e))?;
+    let mut v = serde_json::to_value(&d).unwrap_or(Value::Null);
+    v["attempts_log"] = serde_json::to_value(attempts).unwrap_or(Value::Null);
+    Ok(Json(v))
+}
+
+async fn retry_one(
+    State(app): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let found = app
+        .store
+        .retry_delivery(id, now_ms())
+        .await
+        .map_err(|e| store_error(&app, e))?;
+    if !found {
+        return Err(ApiError::NotFound);
+    }
+    app.dispatch_wake.notify_waiters();
+    let d = app
+        .store
+        .delivery(id)
+        .await
+        .map_err(|e| store_error(&app, e))?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(serde_json::to_value(d).unwrap_or(Value::Null)))
+}
+
+/// The body of a bulk retry: which dead deliveries to make due again.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    handler: Option<String>,
+    source: Option<String>,
+    event_id: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+async fn retry_matching(
+    State(app): State<Arc<AppState>>,
+    OptionalJson(r): OptionalJson<RetryRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = DeliveryFilter {
+        handler: known_handler(&app, r.handler)?,
+        state: Some(DeliveryState::Dead),
+        source: r.source,
+        event_id: r.event_id,
+        from_ms: r.from,
+        to_ms: r.to,
+    };
+    let retried = replay::retry_dead(&app.store, &app.routes, &filter)
         .await
         .map_err(|e| replay_error(&app, e))?;
     app.dispatch_wake.notify_waiters();

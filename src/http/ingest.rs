@@ -73,6 +73,20 @@ pub async fn ingest(
     };
     let span = tracing::Span::current();
     span.record("source", source.name.as_str());
+    // Limits before any work: the body is not even read (src/http/rate_limit.rs).
+    let client = req
+        .extensions()
+        .get::<super::serve::ClientAddr>()
+        .map(|c| c.0.ip());
+    let limited = match (&app.settings.failed_auth, client) {
+        (Some(limit), Some(ip)) => limit.check(ip),
+        _ => Ok(()),
+    }
+    .and_then(|()| source.rate_limit.as_ref().map_or(Ok(()), |l| l.check()));
+    if let Err(retry_after) = limited {
+        let e = ApiError::RateLimited { retry_after };
+        return Err(reject(&app, &source.name, rid, None, e));
+    }
     let (parts, body) = req.into_parts();
     let body = read_body(body, &parts.headers, &app.settings)
         .await
@@ -102,11 +116,17 @@ pub async fn ingest(
     if let Some(answer) = super::handshake::before_verify(&app, source, &preq) {
         return answer;
     }
+    // One rule for every provider: a repeated credential header is refused, never resolved
+    // by order (docs/hardening.md).
     let now = SystemTime::now();
     let mut secrets = super::handshake::verifying_secrets(&app, source, false)
         .await
         .map_err(|e| store_failure(&app, &source.name, rid, e))?;
-    let mut verified = source.provider.verify(&preq, &secrets, now);
+    let check = |secrets: &hookgate_providers::Secrets| {
+        hookgate_providers::check_credential_headers(&*source.provider, &parts.headers)
+            .and_then(|()| source.provider.verify(&preq, secrets, now))
+    };
+    let mut verified = check(&secrets);
     if verified.is_err()
         && matches!(secrets, std::borrow::Cow::Owned(_))
         && source.handed_over.is_stale()
@@ -115,9 +135,12 @@ pub async fn ingest(
         secrets = super::handshake::verifying_secrets(&app, source, true)
             .await
             .map_err(|e| store_failure(&app, &source.name, rid, e))?;
-        verified = source.provider.verify(&preq, &secrets, now);
+        verified = check(&secrets);
     }
     if let Err(e) = verified {
+        if let (Some(limit), Some(ip)) = (&app.settings.failed_auth, client) {
+            limit.failed(ip);
+        }
         return Err(reject(&app, &source.name, rid, None, e.into()));
     }
     let body_sha256: [u8; 32] = Sha256::digest(&body).into();

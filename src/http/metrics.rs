@@ -28,6 +28,7 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
                 None
             }
         };
+    app.stats.metrics().handler_controls(&app.controls);
     let body = app
         .stats
         .metrics()

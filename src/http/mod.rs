@@ -7,16 +7,21 @@
 //! Everything a client can get wrong is answered with problem+json ([`crate::error::ApiError`]),
 //! including unknown routes (404), wrong methods (405), every rejection axum or tower-http
 //! makes itself (rewritten by [`crate::error::problem_for_framework_errors`]) and oversized
-//! header blocks (431, [`edge_guard`]). Every response carries an
+//! header blocks (431, [`edge_guard`]); request heads with ambiguous framing (both
+//! `Content-Length` and `Transfer-Encoding`, …) are refused with 400 `ambiguous_framing` before
+//! hyper parses them ([`framing`]). Every response carries an
 //! `x-request-id` (taken from the request when present), which is also on the request's span.
 
 pub mod admin;
+pub mod admin_handlers;
 pub mod dashboard;
 pub mod extract;
+pub mod framing;
 pub mod handshake;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod rate_limit;
 pub mod serve;
 
 use crate::dispatch::routing::Routes;
@@ -46,6 +51,8 @@ pub struct EdgeSettings {
     pub store_timeout: Duration,
     pub retry_after: Duration,
     pub public_url: Option<String>,
+    /// `server.failed_auth_per_ip`, when configured.
+    pub failed_auth: Option<Arc<rate_limit::FailedAuthLimit>>,
 }
 
 /// State shared by every request.
@@ -62,6 +69,8 @@ pub struct AppState {
     pub admin_token: Option<Secret>,
     /// Ingest and delivery counters (per-minute stats and Prometheus).
     pub stats: Arc<Stats>,
+    /// Each handler's pause flag and this replica's circuit breaker.
+    pub controls: crate::dispatch::control::Controls,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -113,13 +122,29 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Checks every request before routing: a header block over `server.max_header_bytes` (names
 /// and values plus 4 bytes per line), or with more lines than it allows (one per 64 bytes of
-/// the limit, at least 64), is 431 problem+json and closes the connection.
+/// the limit, at least 64), is 431 problem+json and closes the connection; so is a request
+/// [`framing`] refused (400 `ambiguous_framing`, or `bad_request` for a malformed head).
 async fn edge_guard(
     axum::extract::State(app): axum::extract::State<Arc<AppState>>,
     req: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    if let Some(refused) = req.extensions().get::<framing::FramingError>() {
+        let e = match refused {
+            framing::FramingError::HeadTooLarge => ApiError::HeadersTooLarge {
+                limit: app.settings.max_header_bytes,
+            },
+            framing::FramingError::MalformedHead => ApiError::BadRequest(refused.detail().into()),
+            other => ApiError::AmbiguousFraming(other.detail()),
+        };
+        let mut resp = e.into_response();
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return resp;
+    }
     let limit = app.settings.max_header_bytes;
     let max_lines = (limit / 64).max(64);
     let headers = req.headers();

@@ -5,13 +5,18 @@
 //! and headers. Without it a client that trickles header bytes (slowloris) holds a connection
 //! and a task forever; the body has its own deadline in ingest. On shutdown the listener closes
 //! at once, connections finish their in-flight requests, and whatever is still open after the
-//! grace period is dropped.
+//! grace period is dropped. Each connection's bytes pass through [`super::framing`] first
+//! (request-smuggling checks), and each request carries the peer address ([`ClientAddr`]).
 
+use super::framing::{ConnectionTag, Guarded};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -51,8 +56,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Typically out of file descriptors: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -61,7 +66,19 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
+                let tag = Arc::new(ConnectionTag::default());
+                let stream = Guarded::new(
+                    stream,
+                    tag.clone(),
+                    HYPER_MAX_BUF,
+                    HYPER_MAX_HEADERS,
+                    timeouts.header_read,
+                );
+                let service = TowerToHyperService::new(PerConnection {
+                    inner: app.clone(),
+                    tag,
+                    peer: ClientAddr(peer),
+                });
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
@@ -84,4 +101,37 @@ pub async fn serve(
         tracing::warn!("connections still open after the shutdown grace period were dropped");
     }
     Ok(())
+}
+
+/// The socket peer of a request's connection (a request extension). hookgate trusts no
+/// forwarding header: behind a proxy this is the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// The app as one connection serves it: each request gets the connection's [`ClientAddr`] and
+/// its framing verdict ([`ConnectionTag`]).
+#[derive(Clone)]
+struct PerConnection<S> {
+    inner: S,
+    tag: Arc<ConnectionTag>,
+    peer: ClientAddr,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for PerConnection<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        self.tag.tag(&mut req);
+        req.extensions_mut().insert(self.peer);
+        self.inner.call(req)
+    }
 }

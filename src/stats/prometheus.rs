@@ -31,6 +31,9 @@ pub mod name {
     pub const DEAD: &str = "hookgate_deliveries_dead";
     pub const OLDEST_PENDING_AGE: &str = "hookgate_oldest_pending_age_seconds";
     pub const STORE_UP: &str = "hookgate_store_up";
+    pub const BREAKER_STATE: &str = "hookgate_handler_breaker_state";
+    pub const BREAKER_OPENS: &str = "hookgate_handler_breaker_opens_total";
+    pub const PAUSED: &str = "hookgate_handler_paused";
 }
 
 /// Histogram buckets (seconds) of attempt durations.
@@ -149,6 +152,18 @@ impl Metrics {
                 "Age of the oldest undelivered (pending or retrying) delivery; 0 when none."
             );
             describe_gauge!(
+                name::BREAKER_STATE,
+                "This replica's circuit breaker of the handler: 0 closed, 1 open, 2 half-open."
+            );
+            describe_counter!(
+                name::BREAKER_OPENS,
+                "Times this replica's circuit breaker of the handler opened."
+            );
+            describe_gauge!(
+                name::PAUSED,
+                "1 while the handler is paused (as this replica last read it from the store)."
+            );
+            describe_gauge!(
                 name::STORE_UP,
                 "1 when the store answered the scrape's delivery-health query."
             );
@@ -224,6 +239,20 @@ impl Metrics {
                         .increment(1);
                 }
                 NextState::RetryAt { .. } => {}
+            }
+        });
+    }
+
+    /// Set the per-handler breaker and pause series from the handlers' controls (at scrape).
+    pub fn handler_controls(&self, controls: &crate::dispatch::control::Controls) {
+        self.with(|| {
+            for c in controls.iter() {
+                let view = c.breaker.view();
+                let label = c.name.clone();
+                gauge!(name::BREAKER_STATE, "handler" => label.clone())
+                    .set(view.state as u8 as f64);
+                counter!(name::BREAKER_OPENS, "handler" => label.clone()).absolute(view.opens);
+                gauge!(name::PAUSED, "handler" => label).set(if c.is_paused() { 1.0 } else { 0.0 });
             }
         });
     }

@@ -10,10 +10,16 @@
 //! claim them from the store when it has room: the backlog lives in the store, never in
 //! memory. Nothing is sent if the transaction fails (the reservations are dropped).
 //!
+//! A handler that is paused or whose circuit breaker is not closed
+//! ([`crate::dispatch::control`]) gets no reservation either: its rows are written unleased
+//! and wait in the store, and its claimer is not woken — it is holding back on purpose. When
+//! nothing is held, that check is two atomic loads per delivery.
+//!
 //! At-least-once is unchanged: a process that dies with deliveries in its lanes leaves leased
 //! rows whose leases lapse, and any dispatcher then claims them again.
 
 use super::{ClaimedDelivery, EventSummary, NewDelivery, NewEvent};
+use crate::dispatch::control::HandlerControl;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +32,8 @@ pub struct Lane {
     pub queue: mpsc::Sender<ClaimedDelivery>,
     /// Wakes the handler's claimer: rows were written unleased because the lane was full.
     pub wake: Arc<Notify>,
+    /// The handler's pause and breaker: while they hold it back, nothing goes in the lane.
+    pub control: Arc<HandlerControl>,
 }
 
 /// The lanes of this process's dispatcher, by handler name, and the lease it works under.
@@ -92,14 +100,17 @@ impl HandOffBatch {
             for handler in &ev.handlers {
                 let id = Uuid::now_v7();
                 let lane = self.handoff.as_ref().and_then(|h| h.lanes.get(handler));
-                let permit = lane.and_then(|l| l.queue.clone().try_reserve_owned().ok());
+                let held = lane.is_some_and(|l| l.control.holds());
+                let permit = lane
+                    .filter(|_| !held)
+                    .and_then(|l| l.queue.clone().try_reserve_owned().ok());
                 let lease = match permit {
                     Some(p) => {
                         self.reserved.push((p, i, id, handler.clone()));
                         Some((self.token, self.lease_until_ms))
                     }
                     None => {
-                        if !self.unleased.contains(handler) {
+                        if !held && !self.unleased.contains(handler) {
                             self.unleased.push(handler.clone());
                         }
                         None

@@ -166,6 +166,14 @@ pub struct Completion {
     pub next: NextState,
 }
 
+/// A handler's operator-set state as stored (shared by every replica).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HandlerPause {
+    pub handler: String,
+    /// When it was paused (Unix ms).
+    pub paused_at_ms: i64,
+}
+
 /// Live delivery counts of one handler.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct HandlerHealth {
@@ -226,34 +234,186 @@ pub enum EventStatus {
 
 impl EventStatus {
     /// The SQL condition on an `inbox` row (aliased `inbox`), the same in both dialects.
+    pub(crate) fn sql_condition(self) -> String {
+        let any = |state: DeliveryState| {
+            format!(
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND {})",
+                state.sql_condition()
+            )
+        };
+        match self {
+            EventStatus::Duplicated => "inbox.duplicate_count > 0".into(),
+            EventStatus::Mismatched => "inbox.mismatch_count > 0".into(),
+            EventStatus::Pending => any(DeliveryState::Pending),
+            EventStatus::Retrying => any(DeliveryState::Retrying),
+            EventStatus::Dead => any(DeliveryState::Dead),
+            EventStatus::Delivered => format!(
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND NOT ({}))",
+                DeliveryState::Delivered.sql_condition()
+            ),
+        }
+    }
+}
+
+/// Where one delivery stands, as operators see it. The store keeps `state` (`pending`,
+/// `delivered`, `dead`) and `attempts`; a pending delivery with failed attempts behind it is
+/// *retrying*. This is the one place that derives it, in Rust ([`DeliveryState::of`]) and in
+/// SQL ([`DeliveryState::sql_condition`]); listings, counts and filters all go through it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its first attempt.
+    Pending,
+    /// Waiting for a retry after at least one failed attempt.
+    Retrying,
+    Delivered,
+    /// Out of attempts (or past its age limit); waits for an operator's retry.
+    Dead,
+}
+
+impl DeliveryState {
+    /// From the stored columns.
+    pub fn of(state: &str, attempts: i32) -> DeliveryState {
+        match state {
+            "delivered" => DeliveryState::Delivered,
+            "dead" => DeliveryState::Dead,
+            _ if attempts > 0 => DeliveryState::Retrying,
+            _ => DeliveryState::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Retrying => "retrying",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    /// The SQL condition on a `deliveries` row aliased `d`, the same in both dialects.
     pub(crate) fn sql_condition(self) -> &'static str {
         match self {
-            EventStatus::Duplicated => "inbox.duplicate_count > 0",
-            EventStatus::Mismatched => "inbox.mismatch_count > 0",
-            EventStatus::Pending => {
-                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts = 0)"
-            }
-            EventStatus::Retrying => {
-                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts > 0)"
-            }
-            EventStatus::Dead => {
-                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state = 'dead')"
-            }
-            EventStatus::Delivered => {
-                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id) \
-                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = inbox.id AND d.state <> 'delivered')"
-            }
+            DeliveryState::Pending => "d.state = 'pending' AND d.attempts = 0",
+            DeliveryState::Retrying => "d.state = 'pending' AND d.attempts > 0",
+            DeliveryState::Delivered => "d.state = 'delivered'",
+            DeliveryState::Dead => "d.state = 'dead'",
         }
     }
 }
 
 /// The columns of an event listing: the summary plus per-state delivery counts (both dialects).
-pub(crate) const LIST_COLUMNS: &str = "inbox.id, inbox.source, inbox.event_id, inbox.event_type, \
-     inbox.received_at, inbox.duplicate_count, inbox.mismatch_count, \
-     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts = 0) AS d_pending, \
-     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'pending' AND d.attempts > 0) AS d_retrying, \
-     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'delivered') AS d_delivered, \
-     (SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND d.state = 'dead') AS d_dead";
+pub(crate) fn list_columns() -> String {
+    let count = |state: DeliveryState| {
+        format!(
+            "(SELECT COUNT(*) FROM deliveries d WHERE d.event = inbox.id AND {}) AS d_{}",
+            state.sql_condition(),
+            state.as_str()
+        )
+    };
+    format!(
+        "inbox.id, inbox.source, inbox.event_id, inbox.event_type, inbox.received_at, \
+         inbox.duplicate_count, inbox.mismatch_count, {}, {}, {}, {}",
+        count(DeliveryState::Pending),
+        count(DeliveryState::Retrying),
+        count(DeliveryState::Delivered),
+        count(DeliveryState::Dead)
+    )
+}
+
+/// The per-handler live counts of [`Store::delivery_health`], the same in both dialects.
+pub(crate) fn delivery_health_sql() -> String {
+    let sum = |state: DeliveryState| {
+        format!(
+            "CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS BIGINT) AS {}",
+            state.sql_condition(),
+            state.as_str()
+        )
+    };
+    format!(
+        "SELECT d.handler AS handler, {}, {}, {}, {}, \
+         MIN(CASE WHEN d.state = 'pending' THEN d.created_at END) AS oldest \
+         FROM deliveries d GROUP BY d.handler ORDER BY d.handler",
+        sum(DeliveryState::Pending),
+        sum(DeliveryState::Retrying),
+        sum(DeliveryState::Dead),
+        sum(DeliveryState::Delivered)
+    )
+}
+
+/// Filters for listing deliveries or retrying dead ones; unset fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub handler: Option<String>,
+    pub state: Option<DeliveryState>,
+    /// The event's source.
+    pub source: Option<String>,
+    /// The provider's event id.
+    pub event_id: Option<String>,
+    /// The event was received at or after (Unix ms).
+    pub from_ms: Option<i64>,
+    /// The event was received before (Unix ms).
+    pub to_ms: Option<i64>,
+}
+
+/// The columns of a delivery listing: the delivery (aliased `d`) and its event (`i`).
+pub(crate) const DELIVERY_INFO_COLUMNS: &str = "d.id, d.event, d.handler, d.state, d.attempts, \
+     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, \
+     i.source, i.event_id, i.event_type, i.received_at";
+
+/// Append the conditions of `filter` to a query over `deliveries d JOIN inbox i` that already
+/// has a `WHERE` clause. Shared by both engines so they filter identically.
+pub(crate) fn push_delivery_filter<'a, DB>(
+    qb: &mut sqlx::QueryBuilder<'a, DB>,
+    filter: &DeliveryFilter,
+) where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if let Some(h) = &filter.handler {
+        qb.push(" AND d.handler = ").push_bind(h.clone());
+    }
+    if let Some(state) = filter.state {
+        qb.push(" AND ").push(state.sql_condition());
+    }
+    if let Some(s) = &filter.source {
+        qb.push(" AND i.source = ").push_bind(s.clone());
+    }
+    if let Some(e) = &filter.event_id {
+        qb.push(" AND i.event_id = ").push_bind(e.clone());
+    }
+    if let Some(f) = filter.from_ms {
+        qb.push(" AND i.received_at >= ").push_bind(f);
+    }
+    if let Some(t) = filter.to_ms {
+        qb.push(" AND i.received_at < ").push_bind(t);
+    }
+}
+
+/// A delivery with where it stands and which event it carries, for the deliveries API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryInfo {
+    pub id: Uuid,
+    pub event: Uuid,
+    pub handler: String,
+    pub state: DeliveryState,
+    /// Attempts in the current cycle (a retry or replay restarts it at 0).
+    pub attempts: i32,
+    pub next_attempt_at_ms: i64,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    /// Start of the current delivery cycle.
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub source: String,
+    pub event_id: String,
+    pub event_type: Option<String>,
+    pub received_at_ms: i64,
+}
 
 /// One per-minute counter row of the stats table: `value` is added to what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -425,8 +585,26 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<u64, StoreError>;
 
-    /// Make dead deliveries (of one handler, or all) due again with a fresh attempt budget.
-    async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError>;
+    /// Make the dead deliveries matching `filter` (whose `state` is ignored: only dead ones
+    /// are touched) due again with a fresh attempt budget. Returns how many.
+    async fn retry_dead(&self, filter: &DeliveryFilter, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// Deliveries matching `filter`, newest first (by delivery id, which never changes),
+    /// strictly older than the `before` cursor.
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryInfo>, StoreError>;
+
+    /// One delivery by id.
+    async fn delivery(&self, id: Uuid) -> Result<Option<DeliveryInfo>, StoreError>;
+
+    /// Make one delivery, whatever its state, due now with a fresh attempt budget (a
+    /// delivered one is sent again, with the same idempotency key; an attempt in flight loses
+    /// its lease, so its outcome is not recorded). `false` when there is no such delivery.
+    async fn retry_delivery(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
 
     /// Events matching `filter`, newest first, strictly older than the `before` cursor.
     async fn list_events(
@@ -496,6 +674,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Delete the counters of minutes before `cutoff_ms`. Returns how many rows were deleted.
     async fn purge_stats(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
+
+    /// Pause (`true`) or resume (`false`) a handler for every replica. Pausing a paused
+    /// handler keeps its original `paused_at`.
+    async fn set_handler_paused(
+        &self,
+        handler: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The handlers paused right now.
+    async fn paused_handlers(&self) -> Result<Vec<HandlerPause>, StoreError>;
+
+    /// Give back leases unattempted: each (delivery, lease token) whose token still matches
+    /// is due again at once for any dispatcher, with its attempt count unchanged. Returns how
+    /// many were released.
+    async fn release_leases(&self, leases: &[(Uuid, Uuid)]) -> Result<u64, StoreError>;
 }
 
 /// Open the store named by `cfg.url`, apply migrations, and start its writer.

@@ -9,9 +9,9 @@
 use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
-    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, KeyRow, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
-    StoredDelivery, StoredEvent, LIST_COLUMNS,
+    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, DeliveryFilter,
+    DeliveryInfo, DeliveryState, EventFilter, EventSummary, HandlerHealth, HandlerPause, KeyRow,
+    NewEvent, RecordOutcome, StatsRow, Store, StoreError, StoredDelivery, StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -570,17 +570,69 @@ impl Store for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError> {
+    async fn retry_dead(&self, filter: &DeliveryFilter, now_ms: i64) -> Result<u64, StoreError> {
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ",
+        );
+        qb.push_bind(now_ms)
+            .push(", created_at = ")
+            .push_bind(now_ms)
+            .push(", updated_at = ")
+            .push_bind(now_ms)
+            .push(
+                ", lease_until = NULL, lease_token = NULL WHERE state = 'dead' AND id IN \
+                 (SELECT d.id FROM deliveries d JOIN inbox i ON i.id = d.event WHERE TRUE",
+            );
+        let only_dead = DeliveryFilter {
+            state: Some(DeliveryState::Dead),
+            ..filter.clone()
+        };
+        super::push_delivery_filter(&mut qb, &only_dead);
+        qb.push(")");
+        let done = qb.build().execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "SELECT {} FROM deliveries d JOIN inbox i ON i.id = d.event WHERE TRUE",
+            super::DELIVERY_INFO_COLUMNS
+        ));
+        super::push_delivery_filter(&mut qb, filter);
+        if let Some(b) = before {
+            qb.push(" AND d.id < ").push_bind(b);
+        }
+        qb.push(" ORDER BY d.id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(delivery_info_from_row).collect()
+    }
+
+    async fn delivery(&self, id: Uuid) -> Result<Option<DeliveryInfo>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM deliveries d JOIN inbox i ON i.id = d.event WHERE d.id = $1",
+            super::DELIVERY_INFO_COLUMNS
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(delivery_info_from_row).transpose()
+    }
+
+    async fn retry_delivery(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, created_at = $1, \
-             updated_at = $1, lease_until = NULL, lease_token = NULL \
-             WHERE state = 'dead' AND ($2::text IS NULL OR handler = $2)",
+             updated_at = $1, lease_until = NULL, lease_token = NULL WHERE id = $2",
         )
         .bind(now_ms)
-        .bind(handler)
+        .bind(id)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn list_events(
@@ -589,8 +641,10 @@ impl Store for PostgresStore {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut qb: QueryBuilder<Postgres> =
-            QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE TRUE"));
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "SELECT {} FROM inbox WHERE TRUE",
+            super::list_columns()
+        ));
         super::push_event_filter(&mut qb, filter);
         if let Some(b) = before {
             qb.push(" AND id < ").push_bind(b);
@@ -601,15 +655,9 @@ impl Store for PostgresStore {
     }
 
     async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError> {
-        let rows = sqlx::query("SELECT handler, \
-             SUM(CASE WHEN state = 'pending' AND attempts = 0 THEN 1 ELSE 0 END)::bigint AS pending, \
-             SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END)::bigint AS retrying, \
-             SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END)::bigint AS dead, \
-             SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END)::bigint AS delivered, \
-             MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest \
-             FROM deliveries GROUP BY handler ORDER BY handler")
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&super::delivery_health_sql())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(HandlerHealth {
@@ -794,4 +842,78 @@ impl Store for PostgresStore {
             .await?;
         Ok(done.rows_affected())
     }
+
+    async fn set_handler_paused(
+        &self,
+        handler: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO handler_state (handler, paused_at, updated_at) \
+             VALUES ($1, CASE WHEN $2 THEN $3::bigint END, $3) \
+             ON CONFLICT (handler) DO UPDATE SET updated_at = excluded.updated_at, \
+             paused_at = CASE WHEN $2 THEN coalesce(handler_state.paused_at, excluded.paused_at) END",
+        )
+        .bind(handler)
+        .bind(paused)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn paused_handlers(&self) -> Result<Vec<HandlerPause>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT handler, paused_at FROM handler_state WHERE paused_at IS NOT NULL ORDER BY handler",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HandlerPause {
+                    handler: r.try_get("handler")?,
+                    paused_at_ms: r.try_get("paused_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn release_leases(&self, leases: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let (ids, tokens): (Vec<Uuid>, Vec<Uuid>) = leases.iter().copied().unzip();
+        let done = sqlx::query(
+            "UPDATE deliveries d SET lease_until = NULL, lease_token = NULL \
+             FROM UNNEST($1::uuid[], $2::uuid[]) AS r(id, token) \
+             WHERE d.id = r.id AND d.lease_token = r.token AND d.state = 'pending'",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn delivery_info_from_row(r: &PgRow) -> Result<DeliveryInfo, StoreError> {
+    let state: String = r.try_get("state")?;
+    let attempts: i32 = r.try_get("attempts")?;
+    Ok(DeliveryInfo {
+        id: r.try_get("id")?,
+        event: r.try_get("event")?,
+        handler: r.try_get("handler")?,
+        state: DeliveryState::of(&state, attempts),
+        attempts,
+        next_attempt_at_ms: r.try_get("next_attempt_at")?,
+        last_status: r.try_get("last_status")?,
+        last_error: r.try_get("last_error")?,
+        created_at_ms: r.try_get("created_at")?,
+        updated_at_ms: r.try_get("updated_at")?,
+        source: r.try_get("source")?,
+        event_id: r.try_get("event_id")?,
+        event_type: r.try_get("event_type")?,
+        received_at_ms: r.try_get("received_at")?,
+    })
 }

@@ -14,9 +14,9 @@
 use super::group_commit::{BatchResult, BlockingBatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
 use super::{
-    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, EventFilter,
-    EventSummary, HandlerHealth, KeyRow, NewEvent, RecordOutcome, StatsRow, Store, StoreError,
-    StoredDelivery, StoredEvent, LIST_COLUMNS,
+    AttemptRecord, BatchPlan, ClaimedDelivery, Completion, DeliveryCounts, DeliveryFilter,
+    DeliveryInfo, DeliveryState, EventFilter, EventSummary, HandlerHealth, HandlerPause, KeyRow,
+    NewEvent, RecordOutcome, StatsRow, Store, StoreError, StoredDelivery, StoredEvent,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -26,7 +26,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -38,12 +42,36 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     group: GroupCommit,
+    health: Arc<WriterHealth>,
+    file: PathBuf,
 }
+
+/// Whether the group-commit writer's last batch failed (a full disk, a read-only or vanished
+/// file, an I/O error…); cleared by the next batch that commits. While it is set `/readyz`
+/// probes the file itself ([`probe_file`]), since a read-only check would pass on a full disk.
+#[derive(Debug, Default)]
+struct WriterHealth {
+    failing: AtomicBool,
+}
+
+/// The pause between reopening attempts of a failing writer connection.
+const REOPEN_BACKOFF: Duration = Duration::from_millis(250);
+/// Bytes written (and removed) next to the database to prove the filesystem takes writes.
+const PROBE_BYTES: usize = 256 * 1024;
 
 /// The group-commit writer: its own connection (rusqlite, same SQLite library as sqlx) on a
 /// thread of its own, so a batch's statements run back to back with no thread hop each.
+///
+/// After a failed batch the connection is dropped and reopened before the next one (at most
+/// once per [`REOPEN_BACKOFF`]; batches in between are answered unavailable), so a fault that
+/// is removed — space freed, the file writable again — is recovered from without a restart,
+/// whatever state the old connection was left in.
 struct SqliteWriter {
-    conn: rusqlite::Connection,
+    conn: Option<rusqlite::Connection>,
+    file: PathBuf,
+    busy_timeout: Duration,
+    health: Arc<WriterHealth>,
+    next_reopen: Instant,
 }
 
 fn connect_options(cfg: &StoreConfig) -> Result<SqliteConnectOptions, StoreError> {
@@ -78,7 +106,14 @@ impl SqliteStore {
             .acquire_timeout(cfg.connect_timeout)
             .connect_with(opts)
             .await?;
-        let writer_conn = SqliteWriter::open(&file, cfg.statement_timeout)?;
+        let health = Arc::new(WriterHealth::default());
+        let writer_conn = SqliteWriter {
+            conn: Some(SqliteWriter::connect(&file, cfg.statement_timeout)?),
+            file: file.clone(),
+            busy_timeout: cfg.statement_timeout,
+            health: health.clone(),
+            next_reopen: Instant::now(),
+        };
         let group = GroupCommit::spawn_thread(
             "hookgate-sqlite-writer",
             writer_conn,
@@ -91,6 +126,8 @@ impl SqliteStore {
             writer,
             reader,
             group,
+            health,
+            file,
         })
     }
 
@@ -119,7 +156,7 @@ const ATTEMPT_SQL: &str = "INSERT INTO delivery_attempts (delivery, attempt, sta
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 impl SqliteWriter {
-    fn open(file: &std::path::Path, busy_timeout: std::time::Duration) -> Result<Self, StoreError> {
+    fn connect(file: &Path, busy_timeout: Duration) -> Result<rusqlite::Connection, StoreError> {
         let conn = rusqlite::Connection::open(file)?;
         conn.busy_timeout(busy_timeout)?;
         // The file is in WAL mode already (the migrating connection set it; it persists).
@@ -128,8 +165,54 @@ impl SqliteWriter {
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(16);
-        Ok(SqliteWriter { conn })
+        Ok(conn)
     }
+
+    /// The connection, reopened first if the last batch failed.
+    fn connection(&mut self) -> Result<&mut rusqlite::Connection, StoreError> {
+        if self.conn.is_none() {
+            if Instant::now() < self.next_reopen {
+                return Err(StoreError::Unavailable(
+                    "the store file is failing; reopening shortly".into(),
+                ));
+            }
+            self.next_reopen = Instant::now() + REOPEN_BACKOFF;
+            let conn = SqliteWriter::connect(&self.file, self.busy_timeout)?;
+            tracing::info!("store writer connection reopened");
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Unavailable("no writer connection".into()))
+    }
+}
+
+/// Whether the database's filesystem takes writes now: the database file and its WAL open for
+/// writing (an immutable or read-only file does not), and a [`PROBE_BYTES`] file next to them
+/// can be written, synced and removed (a full disk cannot).
+fn probe_file(file: &Path) -> Result<(), StoreError> {
+    use std::io::Write;
+    let failed = |what: &str, e: std::io::Error| {
+        StoreError::Unavailable(format!("store file not writable ({what}): {e}"))
+    };
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    for path in [file, Path::new(&wal)] {
+        match std::fs::OpenOptions::new().write(true).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path != file => {}
+            Err(e) => return Err(failed("open", e)),
+        }
+    }
+    let mut probe = file.as_os_str().to_owned();
+    probe.push(".probe");
+    let probe = PathBuf::from(probe);
+    let written = std::fs::File::create(&probe).and_then(|mut f| {
+        f.write_all(&[0u8; PROBE_BYTES])?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|e| failed("write", e))
 }
 
 /// Statements on an in-process engine cost no round trip: the batch runs one prepared
@@ -144,9 +227,32 @@ impl BlockingBatchWriter for SqliteWriter {
         completions: &[Completion],
         handoff: &mut HandOffBatch,
     ) -> Result<BatchResult, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let result = self
+            .connection()
+            .and_then(|conn| write_in(conn, events, completions, handoff));
+        match &result {
+            Ok(_) => self.health.failing.store(false, Ordering::Relaxed),
+            Err(e) => {
+                if !self.health.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "store writer failing; it reopens its connection and retries");
+                }
+                // Whatever state the failure left it in, the next batch starts on a fresh one.
+                self.conn = None;
+            }
+        }
+        result
+    }
+}
+
+/// One batch in one `BEGIN IMMEDIATE` transaction on `conn` (see [`SqliteWriter`]).
+fn write_in(
+    conn: &mut rusqlite::Connection,
+    events: &[NewEvent],
+    completions: &[Completion],
+    handoff: &mut HandOffBatch,
+) -> Result<BatchResult, StoreError> {
+    {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let plan = BatchPlan::new(events);
         let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(plan.firsts.len());
         if !plan.firsts.is_empty() {
@@ -315,6 +421,14 @@ impl Store for SqliteStore {
         if applied < MIGRATOR.iter().count() as i64 {
             return Err(StoreError::Unavailable("migrations are not applied".into()));
         }
+        if self.health.failing.load(Ordering::Relaxed) {
+            // The writer's last batch failed: ready only once the file takes writes again
+            // (the writer itself reopens with the next batch).
+            let file = self.file.clone();
+            tokio::task::spawn_blocking(move || probe_file(&file))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("probe failed: {e}")))??;
+        }
         Ok(())
     }
 
@@ -439,17 +553,69 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
-    async fn retry_dead(&self, handler: Option<&str>, now_ms: i64) -> Result<u64, StoreError> {
+    async fn retry_dead(&self, filter: &DeliveryFilter, now_ms: i64) -> Result<u64, StoreError> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ",
+        );
+        qb.push_bind(now_ms)
+            .push(", created_at = ")
+            .push_bind(now_ms)
+            .push(", updated_at = ")
+            .push_bind(now_ms)
+            .push(
+                ", lease_until = NULL, lease_token = NULL WHERE state = 'dead' AND id IN \
+                 (SELECT d.id FROM deliveries d JOIN inbox i ON i.id = d.event WHERE 1 = 1",
+            );
+        let only_dead = DeliveryFilter {
+            state: Some(DeliveryState::Dead),
+            ..filter.clone()
+        };
+        super::push_delivery_filter(&mut qb, &only_dead);
+        qb.push(")");
+        let done = qb.build().execute(&self.writer).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {} FROM deliveries d JOIN inbox i ON i.id = d.event WHERE 1 = 1",
+            super::DELIVERY_INFO_COLUMNS
+        ));
+        super::push_delivery_filter(&mut qb, filter);
+        if let Some(b) = before {
+            qb.push(" AND d.id < ").push_bind(b.to_string());
+        }
+        qb.push(" ORDER BY d.id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(delivery_info_from_row).collect()
+    }
+
+    async fn delivery(&self, id: Uuid) -> Result<Option<DeliveryInfo>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM deliveries d JOIN inbox i ON i.id = d.event WHERE d.id = ?1",
+            super::DELIVERY_INFO_COLUMNS
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(delivery_info_from_row).transpose()
+    }
+
+    async fn retry_delivery(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1, created_at = ?1, \
-             updated_at = ?1, lease_until = NULL, lease_token = NULL \
-             WHERE state = 'dead' AND (?2 IS NULL OR handler = ?2)",
+             updated_at = ?1, lease_until = NULL, lease_token = NULL WHERE id = ?2",
         )
         .bind(now_ms)
-        .bind(handler)
+        .bind(id.to_string())
         .execute(&self.writer)
         .await?;
-        Ok(done.rows_affected())
+        Ok(done.rows_affected() > 0)
     }
 
     async fn list_events(
@@ -458,8 +624,10 @@ impl Store for SqliteStore {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {LIST_COLUMNS} FROM inbox WHERE 1 = 1"));
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {} FROM inbox WHERE 1 = 1",
+            super::list_columns()
+        ));
         super::push_event_filter(&mut qb, filter);
         if let Some(b) = before {
             qb.push(" AND id < ").push_bind(b.to_string());
@@ -470,17 +638,9 @@ impl Store for SqliteStore {
     }
 
     async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT handler, \
-             SUM(CASE WHEN state = 'pending' AND attempts = 0 THEN 1 ELSE 0 END) AS pending, \
-             SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END) AS retrying, \
-             SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS dead, \
-             SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END) AS delivered, \
-             MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest \
-             FROM deliveries GROUP BY handler ORDER BY handler",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(&super::delivery_health_sql())
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(HandlerHealth {
@@ -662,6 +822,63 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected())
     }
+
+    async fn set_handler_paused(
+        &self,
+        handler: &str,
+        paused: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO handler_state (handler, paused_at, updated_at) \
+             VALUES (?1, CASE WHEN ?2 THEN ?3 END, ?3) \
+             ON CONFLICT (handler) DO UPDATE SET updated_at = excluded.updated_at, \
+             paused_at = CASE WHEN ?2 THEN coalesce(handler_state.paused_at, excluded.paused_at) END",
+        )
+        .bind(handler)
+        .bind(paused)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn paused_handlers(&self) -> Result<Vec<HandlerPause>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT handler, paused_at FROM handler_state WHERE paused_at IS NOT NULL ORDER BY handler",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HandlerPause {
+                    handler: r.try_get("handler")?,
+                    paused_at_ms: r.try_get("paused_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn release_leases(&self, leases: &[(Uuid, Uuid)]) -> Result<u64, StoreError> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut n = 0;
+        for (id, token) in leases {
+            n += sqlx::query(
+                "UPDATE deliveries SET lease_until = NULL, lease_token = NULL \
+                 WHERE id = ?1 AND lease_token = ?2 AND state = 'pending'",
+            )
+            .bind(id.to_string())
+            .bind(token.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
 }
 
 const DELIVERY_COLUMNS: &str =
@@ -708,5 +925,28 @@ fn listed_from_row(r: &SqliteRow) -> Result<EventSummary, StoreError> {
             dead: r.try_get("d_dead")?,
         }),
         ..summary_from_row(r)?
+    })
+}
+
+fn delivery_info_from_row(r: &SqliteRow) -> Result<DeliveryInfo, StoreError> {
+    let id: String = r.try_get("id")?;
+    let ev: String = r.try_get("event")?;
+    let state: String = r.try_get("state")?;
+    let attempts: i32 = r.try_get("attempts")?;
+    Ok(DeliveryInfo {
+        id: parse_uuid(&id)?,
+        event: parse_uuid(&ev)?,
+        handler: r.try_get("handler")?,
+        state: DeliveryState::of(&state, attempts),
+        attempts,
+        next_attempt_at_ms: r.try_get("next_attempt_at")?,
+        last_status: r.try_get("last_status")?,
+        last_error: r.try_get("last_error")?,
+        created_at_ms: r.try_get("created_at")?,
+        updated_at_ms: r.try_get("updated_at")?,
+        source: r.try_get("source")?,
+        event_id: r.try_get("event_id")?,
+        event_type: r.try_get("event_type")?,
+        received_at_ms: r.try_get("received_at")?,
     })
 }
