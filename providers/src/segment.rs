@@ -45,7 +45,6 @@ pub fn events(req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::preset::Preset;
     use crate::test_support::{at, secrets, TestRequest};
     use crate::{Provider, VerifyError};
