@@ -55,6 +55,21 @@ pub enum Command {
         #[arg(long, conflicts_with = "name")]
         markdown: bool,
     },
+    /// Show or reset a source's handed-over signing secret (Asana `X-Hook-Secret`).
+    HandshakeSecret {
+        #[command(subcommand)]
+        action: HandshakeSecretAction,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HandshakeSecretAction {
+    /// Whether the store holds a handed-over secret for SOURCE (never prints it).
+    Show { source: String },
+    /// Forget SOURCE's handed-over secret, so the next hand-over is taken: do this before
+    /// creating the provider's webhook again, then restart the replicas (or let them re-read
+    /// the store on the first delivery that fails to verify).
+    Reset { source: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Send(args) => crate::send::run(&config, args).await,
         Command::Replay(args) => replay(&config, args).await,
         Command::Providers { name, markdown } => providers(name.as_deref(), markdown),
+        Command::HandshakeSecret { action } => handshake_secret(&config, action).await,
         Command::Handlers(args) => crate::handlers_cli::run(&config, args).await,
         Command::Deliveries(args) => crate::deliveries::run(&config, args).await,
         Command::RetryDead { handler } => {
@@ -136,6 +152,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `hookgate handshake-secret show|reset SOURCE`.
+async fn handshake_secret(config: &Config, action: HandshakeSecretAction) -> anyhow::Result<i32> {
+    let resolved = config.resolve()?;
+    let source = match &action {
+        HandshakeSecretAction::Show { source } | HandshakeSecretAction::Reset { source } => source,
+    };
+    let configured = resolved
+        .sources
+        .get(source)
+        .ok_or_else(|| anyhow::anyhow!("no source named `{source}` in the config"))?;
+    if !matches!(
+        configured.provider.handshake(),
+        hookgate_providers::Handshake::SecretHandover { .. }
+    ) {
+        anyhow::bail!(
+            "source `{source}` ({}) does not hand its secret over in a handshake",
+            configured.provider.name()
+        );
+    }
+    let store = crate::store::open(&config.store).await?;
+    match action {
+        HandshakeSecretAction::Show { .. } => {
+            let held = store.handed_over_secret(source).await?.is_some();
+            println!(
+                "{source}: {}",
+                if held {
+                    "a handed-over secret is stored"
+                } else {
+                    "no handed-over secret (the next hand-over is taken)"
+                }
+            );
+        }
+        HandshakeSecretAction::Reset { .. } => {
+            let forgot = store.forget_handed_over_secret(source).await?;
+            println!(
+                "{source}: {}",
+                if forgot {
+                    "handed-over secret forgotten; the next hand-over is taken"
+                } else {
+                    "no handed-over secret was stored"
+                }
+            );
+        }
+    }
+    Ok(0)
 }
 
 async fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<i32> {

@@ -555,7 +555,8 @@ impl Config {
             {
                 problems.push(p);
             }
-            if sc.secrets.is_empty() {
+            let hands_over = matches!(provider.handshake(), Handshake::SecretHandover { .. });
+            if sc.secrets.is_empty() && !hands_over {
                 problems.push(format!("sources.{name}: at least one secret is required"));
             }
             let mut secrets = Vec::new();
@@ -578,6 +579,12 @@ impl Config {
                     sc.provider
                 ));
             }
+            if !provider.authenticates_body() {
+                warnings.push(format!(
+                    "sources.{name}: {} authenticates only the sender (a shared value, no signature over the body): anyone who learns it can send any body; see docs/providers.md",
+                    sc.provider
+                ));
+            }
             if provider.retry_horizon() > self.store.dedupe_window {
                 warnings.push(format!(
                     "sources.{name}: store.dedupe_window ({}) is shorter than {}'s retry horizon ({}); late retries would be accepted again",
@@ -594,6 +601,7 @@ impl Config {
                 rate_limit: sc
                     .rate_limit
                     .map(|r| crate::http::rate_limit::SourceLimit::new(&r)),
+                handed_over: Default::default(),
             });
         }
 

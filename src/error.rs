@@ -47,6 +47,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request headers exceed the limit of {limit} bytes")]
     HeadersTooLarge { limit: usize },
+    /// A hand-over handshake (Asana `X-Hook-Secret`) brought a secret other than the one
+    /// stored for the source: the first hand-over wins until an operator resets it.
+    #[error("this source already holds a handed-over signing secret; reset it with `hookgate handshake-secret reset SOURCE` before creating the webhook again")]
+    HandshakeSecretConflict,
     #[error("too many requests; retry later")]
     RateLimited { retry_after: Duration },
     /// A request head whose body framing two parsers could read differently (smuggling).
@@ -70,6 +74,7 @@ impl ApiError {
             | ApiError::BadRequest(_)
             | ApiError::AmbiguousFraming(_) => StatusCode::BAD_REQUEST,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::HandshakeSecretConflict => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } | ApiError::Overloaded { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -99,6 +104,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::HandshakeSecretConflict => "handshake_secret_conflict",
             ApiError::AmbiguousFraming(_) => "ambiguous_framing",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Http { status, .. } => http_code(*status),
@@ -130,6 +136,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::BadRequest(_) => "Bad request",
             ApiError::HeadersTooLarge { .. } => "Request headers too large",
+            ApiError::HandshakeSecretConflict => "Handshake secret already stored",
             ApiError::AmbiguousFraming(_) => "Ambiguous message framing",
             ApiError::RateLimited { .. } => "Rate limited",
             ApiError::Http { status, .. } => status.canonical_reason().unwrap_or("HTTP error"),

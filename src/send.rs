@@ -50,10 +50,33 @@ pub async fn run(config: &Config, args: SendArgs) -> anyhow::Result<i32> {
         .sources
         .get(&args.source)
         .ok_or_else(|| anyhow!("no source named `{}` in the config", args.source))?;
-    let secret = source
-        .secrets
-        .first()
-        .ok_or_else(|| anyhow!("source `{}` has no secret", args.source))?;
+    // A provider that hands its secret over (Asana) may have none configured: its handshake
+    // then hands over a fresh one (sign later events with a configured secret).
+    let fresh =
+        hookgate_providers::Secret::new(format!("hookgate-{}", uuid::Uuid::new_v4().simple()));
+    let secret = match source.secrets.first() {
+        Some(secret) => secret,
+        None if args.handshake
+            && matches!(
+                source.provider.handshake(),
+                hookgate_providers::Handshake::SecretHandover { .. }
+            ) =>
+        {
+            &fresh
+        }
+        None => bail!(
+            "source `{}` has no configured secret to sign with{}",
+            args.source,
+            if matches!(
+                source.provider.handshake(),
+                hookgate_providers::Handshake::SecretHandover { .. }
+            ) {
+                " (its provider hands the secret over in the handshake: configure the one you hand over with `send --handshake` to sign test events)"
+            } else {
+                ""
+            }
+        ),
+    };
     let event_id = args
         .event_id
         .clone()
@@ -178,11 +201,22 @@ async fn handshake(
         .await
         .with_context(|| format!("{} {url}", request.method))?;
     let status = resp.status();
+    let answered_headers = resp.headers().clone();
     let body = resp.bytes().await.unwrap_or_default();
     println!("{} {url} -> {status}", request.method);
     println!("{}", String::from_utf8_lossy(&body));
     let ok = match &expected {
-        Some(answer) => status.as_u16() == answer.status && body.as_ref() == answer.body.as_slice(),
+        Some(answer) => {
+            // The status, the body byte for byte, and every header the provider checks
+            // (Asana's echoed X-Hook-Secret, Smartsheet's response header, …).
+            status.as_u16() == answer.status
+                && body.as_ref() == answer.body.as_slice()
+                && answer.headers.iter().all(|(name, value)| {
+                    answered_headers
+                        .get(*name)
+                        .is_some_and(|v| v.as_bytes() == value.as_bytes())
+                })
+        }
         None => status.is_success(),
     };
     if ok {

@@ -371,6 +371,119 @@ fn check_config_warns_when_a_presets_retry_horizon_exceeds_the_dedupe_window() {
     );
 }
 
+#[tokio::test]
+async fn send_performs_the_new_handshakes_and_handshake_secret_resets_asana() {
+    let dir_extra = tempfile::tempdir().unwrap();
+    let secret = |name: &str, value: &str| {
+        let path = dir_extra.path().join(name);
+        std::fs::write(&path, value).unwrap();
+        format!("file:{}", path.display())
+    };
+    let mut extra = String::new();
+    for (source, value) in [
+        ("asana", "cli-asana-secret"),
+        ("okta", "cli-okta-secret"),
+        ("msgraph", "cli-graph-state"),
+        ("azure-eventgrid", "cli-grid-key"),
+        ("strava", "120475"),
+    ] {
+        extra.push_str(&format!(
+            "\n[sources.{}]\nprovider = \"{source}\"\nsecrets = [\"{}\"]\n",
+            source.replace('-', "_"),
+            secret(source, value)
+        ));
+        if source == "strava" {
+            let token = secret("strava_token", "cli-strava-token");
+            extra.push_str(&format!("verify_token = \"{token}\"\n"));
+        }
+    }
+    let app = spawn_app_with("", &extra).await;
+    let cfg = app.dir.path().join("hookgate.toml");
+    std::fs::write(
+        &cfg,
+        base_config(app.dir.path(), &sqlite_url(app.dir.path()), "", &extra),
+    )
+    .unwrap();
+    let base = app.base.clone();
+    let run = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            hookgate(&args, &cfg)
+        })
+    };
+    let send = |source: &str, more: &[&str]| {
+        let mut args = vec![
+            "send".to_string(),
+            source.to_string(),
+            "--to".into(),
+            base.clone(),
+        ];
+        args.extend(more.iter().map(|s| s.to_string()));
+        args
+    };
+    for source in ["asana", "okta", "msgraph", "azure_eventgrid", "strava"] {
+        let (code, out, err) = run(send(source, &["--handshake"])).await.unwrap();
+        assert_eq!(code, 0, "{source}: {out}{err}");
+        assert!(out.contains("handshake answered as"), "{source}: {out}");
+    }
+    assert_eq!(
+        app.server.store().count_events().await.unwrap(),
+        0,
+        "handshakes store nothing"
+    );
+    for source in ["asana", "okta", "msgraph", "azure_eventgrid", "strava"] {
+        let (code, out, err) = run(send(source, &["--event-id", "evt_cli_1"]))
+            .await
+            .unwrap();
+        assert_eq!(code, 0, "{source}: {out}{err}");
+        assert!(out.contains("\"status\":\"accepted\""), "{source}: {out}");
+    }
+    // Asana's body is covered by its MAC: a flipped byte is refused.
+    let (code, out, _) = run(send("asana", &["--event-id", "evt_cli_2", "--tamper"]))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("invalid_signature"), "{out}");
+
+    // The handed-over secret is in the store; show never prints it, reset forgets it.
+    let (code, out, err) = run(vec![
+        "handshake-secret".into(),
+        "show".into(),
+        "asana".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("a handed-over secret is stored"), "{out}");
+    assert!(!out.contains("cli-asana-secret"), "{out}");
+    let (code, out, _) = run(vec![
+        "handshake-secret".into(),
+        "reset".into(),
+        "asana".into(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(code, 0);
+    assert!(out.contains("forgotten"), "{out}");
+    assert_eq!(
+        app.server
+            .store()
+            .handed_over_secret("asana")
+            .await
+            .unwrap(),
+        None
+    );
+    let (code, _, err) = run(vec![
+        "handshake-secret".into(),
+        "reset".into(),
+        "okta".into(),
+    ])
+    .await
+    .unwrap();
+    assert_ne!(code, 0, "okta hands nothing over: {err}");
+}
+
 #[path = "common/receiver.rs"]
 mod receiver;
 

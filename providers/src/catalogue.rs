@@ -376,6 +376,24 @@ id_from_body_sha256 = true
         hooks: None,
     },
     PresetRow {
+        name: "asana",
+        title: "Asana",
+        generic: r#"
+signature_header = "X-Hook-Signature"
+signature_encoding = "hex"
+id_json_path = "events[*].resource.gid"
+type_json_path = "events[*].action"
+"#,
+        kept_headers: &[],
+        retry_horizon: days(2),
+        retry_note: "resent for up to 24 h, then the webhook is deleted",
+        tolerance: None,
+        handshake: Handshake::SecretHandover { header: crate::asana::SECRET_HEADER },
+        example: Some(crate::asana::example_body),
+        note: "The signing secret is the one Asana hands over in the `X-Hook-Secret` handshake: the gateway stores it (first hand-over wins, shared by replicas, kept across restarts) and verifies with it and with any configured `secrets`. Heartbeats (`{\"events\":[]}`) are answered 200 and store nothing.",
+        hooks: Some(&crate::asana::HOOKS),
+    },
+    PresetRow {
         name: "trello",
         title: "Trello",
         generic: r#"
@@ -1016,8 +1034,8 @@ type_json_path = "type"
         tolerance: None,
         handshake: Handshake::None,
         example: None,
-        note: "",
-        hooks: None,
+        note: "Webhooks (Actions) with batching sends a JSON array: one record per item, each by its `messageId`.",
+        hooks: Some(&crate::segment::HOOKS),
     },
     PresetRow {
         name: "clickup",
@@ -1491,6 +1509,34 @@ pub static BESPOKE: &[BespokeRow] = &[
         event_id: "body `notification.notificationId`",
         retry_note: "retried with backoff, schedule unpublished",
     },
+    BespokeRow {
+        name: "okta",
+        title: "Okta Event Hooks (sender only)",
+        scheme: "no MAC: the `Authorization` header equals a secret (the hook's `auth.value`, constant time); the body is not covered",
+        event_id: "per `data.events[]` item `uuid`",
+        retry_note: "at most one retry (3 s timeout)",
+    },
+    BespokeRow {
+        name: "msgraph",
+        title: "Microsoft Graph change notifications (sender only)",
+        scheme: "no MAC: every `value[].clientState` equals a secret (constant time); the body is not covered",
+        event_id: "per `value[]` item `{subscriptionId}:{sha256(item, canonical JSON)}`",
+        retry_note: "backoff for up to 4 h",
+    },
+    BespokeRow {
+        name: "azure-eventgrid",
+        title: "Azure Event Grid, Event Grid schema (sender only)",
+        scheme: "no MAC: query parameter `code` of the endpoint URL equals a secret (constant time); the body is not covered",
+        event_id: "per array item `id`",
+        retry_note: "default policy: 24 h event TTL, 30 attempts",
+    },
+    BespokeRow {
+        name: "strava",
+        title: "Strava (sender only, weak)",
+        scheme: "nothing signed: body `subscription_id` equals the configured one (an id, not a secret); re-fetch objects from Strava's API",
+        event_id: "`{object_type}:{object_id}:{aspect_type}:{event_time}` (Strava documents none)",
+        retry_note: "up to 3 retries",
+    },
 ];
 
 /// What `hookgate providers` lists for one built-in provider.
@@ -1662,9 +1708,16 @@ pub fn config_snippet(name: &str) -> Option<String> {
     if !f.note.is_empty() {
         out.push_str(&format!("# note: {}\n", f.note));
     }
-    out.push_str(&format!(
-        "[sources.{name}]\nprovider = \"{name}\"\nsecrets = [\"env:{env}\"]\n"
-    ));
+    if matches!(f.handshake, Handshake::SecretHandover { .. }) {
+        // The secret arrives in the handshake and is kept in the store.
+        out.push_str(&format!(
+            "[sources.{name}]\nprovider = \"{name}\"\n# secrets = [\"env:{env}\"]  # optional: the handed-over secret is stored; a configured one lets `hookgate send` sign\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "[sources.{name}]\nprovider = \"{name}\"\nsecrets = [\"env:{env}\"]\n"
+        ));
+    }
     if f.timestamped {
         let tolerance = f.tolerance.unwrap_or(crate::DEFAULT_TOLERANCE).as_secs();
         out.push_str(&format!("# tolerance = \"{tolerance}s\"\n"));
@@ -1739,7 +1792,19 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{name}: snippet is not TOML: {e}\n{snippet}"));
             let source = &value["sources"][name];
             assert_eq!(source["provider"].as_str(), Some(name), "{snippet}");
-            assert!(source["secrets"].as_array().is_some_and(|s| !s.is_empty()));
+            let hands_over = matches!(
+                crate::build(name, &example_options(name)).map(|p| p.handshake()),
+                Ok(Handshake::SecretHandover { .. })
+            );
+            // A provider that hands its secret over needs none configured (Asana).
+            assert_eq!(
+                source
+                    .get("secrets")
+                    .and_then(|s| s.as_array())
+                    .is_some_and(|s| !s.is_empty()),
+                !hands_over,
+                "{snippet}"
+            );
             if let Some(row) = preset(name) {
                 // The commented generic table is the row's own configuration.
                 let generic: String = snippet

@@ -17,6 +17,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 pub mod adyen;
+pub mod asana;
 pub mod asymmetric;
 pub mod braintree;
 pub mod calendly;
@@ -34,6 +35,8 @@ pub mod mailgun;
 pub mod netlify;
 pub mod plaid;
 pub mod preset;
+pub mod segment;
+pub mod sender_auth;
 pub mod sendgrid;
 pub mod shopify;
 pub mod signature;
@@ -249,6 +252,23 @@ pub enum Handshake {
     /// An unsigned form POST of exactly `webhook_id=<digits>` answered 200 (WooCommerce's ping
     /// when a webhook is saved).
     UnsignedPing,
+    /// An unsigned POST carrying the signing secret in `header`, answered 200 echoing it in the
+    /// same header (Asana `X-Hook-Secret`). The gateway keeps the secret (first hand-over wins)
+    /// and verifies later deliveries with it: the provider only builds the answer.
+    SecretHandover {
+        header: &'static str,
+    },
+    /// `GET` with header `header: C` answered `200 {"<field>": C}` (Okta's one-time
+    /// verification, `X-Okta-Verification-Challenge` → `{"verification": C}`).
+    GetHeaderEcho {
+        header: &'static str,
+        field: &'static str,
+    },
+    /// `POST ?{param}=V` answered `200 text/plain` with `V` (Microsoft Graph
+    /// `validationToken`).
+    QueryEcho {
+        param: &'static str,
+    },
 }
 
 impl Handshake {
@@ -258,6 +278,7 @@ impl Handshake {
             Handshake::GetEcho { .. }
             | Handshake::HubChallenge { .. }
             | Handshake::Crc
+            | Handshake::GetHeaderEcho { .. }
             | Handshake::ChallengeCode => &["GET"],
             Handshake::Head => &["HEAD"],
             _ => &[],
@@ -290,6 +311,13 @@ impl Handshake {
             }
             Handshake::EmptyBatch => "signed POST with an empty event list answered 200".into(),
             Handshake::UnsignedPing => "unsigned POST webhook_id=N answered 200".into(),
+            Handshake::GetHeaderEcho { header, field } => {
+                format!("GET with {header}: C answered {{\"{field}\": C}}")
+            }
+            Handshake::QueryEcho { param } => format!("POST ?{param}=V answered V as text/plain"),
+            Handshake::SecretHandover { header } => format!(
+                "unsigned POST with {header} answered 200 echoing it; the secret is stored (first wins) and verifies later deliveries"
+            ),
         }
     }
 }
@@ -483,6 +511,13 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Whether `secret` can be used by this provider at all (e.g. a Standard Webhooks key must
     /// be base64). The gateway calls this at start-up so a mistyped secret fails loudly there,
     /// instead of silently never matching. The message never contains the secret.
+    /// Whether a verified request's body is authentic (covered by a MAC or signature).
+    /// `false` for schemes that only authenticate the sender with a shared value (Okta,
+    /// Microsoft Graph, Azure Event Grid, Strava): the gateway warns at start-up.
+    fn authenticates_body(&self) -> bool {
+        true
+    }
+
     fn check_secret(&self, secret: &Secret) -> Result<(), BuildError> {
         if secret.expose().is_empty() {
             return Err(BuildError::Invalid("secret is empty".into()));
@@ -543,6 +578,10 @@ pub const BESPOKE_PROVIDERS: &[&str] = &[
     "contentful",
     "plaid",
     "ebay",
+    "okta",
+    "msgraph",
+    "azure-eventgrid",
+    "strava",
 ];
 
 /// Every provider name [`build`] accepts: the bespoke ones, then the presets.
@@ -569,7 +608,7 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
             "`topic_arns` is only used by provider \"aws-sns\", not `{name}`"
         )));
     }
-    if opts.verify_token.is_some() && name != "ebay" {
+    if opts.verify_token.is_some() && name != "ebay" && name != "strava" {
         return Err(BuildError::Invalid(format!(
             "`verify_token` is only used by providers with a hub.challenge handshake, not `{name}`"
         )));
@@ -596,6 +635,13 @@ pub fn build(name: &str, opts: &ProviderOptions) -> Result<Box<dyn Provider>, Bu
             opts.public_url.clone(),
         )),
         "aws-sns" => Box::new(sns::Sns::new(opts.topic_arns.clone())?),
+        "okta" | "msgraph" | "azure-eventgrid" | "strava" => {
+            let kind = sender_auth::Kind::from_name(name).expect("listed above");
+            Box::new(sender_auth::SenderAuth::new(
+                kind,
+                opts.verify_token.clone(),
+            )?)
+        }
         "generic" => {
             let cfg = opts.generic.clone().ok_or_else(|| {
                 BuildError::Invalid(

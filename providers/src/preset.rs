@@ -113,6 +113,8 @@ const JSON: &str = "application/json";
 const MAX_CRC_TOKEN: usize = 256;
 /// Meta and Strava subscribe with `hub.mode=subscribe`.
 const HUB_SUBSCRIBE: &str = "subscribe";
+/// The longest secret a hand-over handshake may carry (Asana's are a few dozen characters).
+const MAX_HANDED_OVER_SECRET: usize = 1024;
 
 fn reply(content_type: &'static str, body: impl Into<Vec<u8>>) -> ChallengeResponse {
     ChallengeResponse {
@@ -273,7 +275,10 @@ impl Provider for Preset {
                 Some(body) => signed(body(&challenge, now), Vec::new())?,
                 None => return Ok(None),
             },
-            Handshake::None | Handshake::ChallengeCode => return Ok(None),
+            Handshake::None
+            | Handshake::ChallengeCode
+            | Handshake::GetHeaderEcho { .. }
+            | Handshake::QueryEcho { .. } => return Ok(None),
             Handshake::GetEcho { param } => {
                 get(signature::form_encode([(param, challenge.as_str())]))
             }
@@ -313,6 +318,17 @@ impl Provider for Preset {
                 query: None,
                 headers: vec![(request.to_string(), challenge.clone())],
                 body: json_body(serde_json::json!({ "challenge": challenge })),
+            },
+            Handshake::SecretHandover { .. } => HandshakeRequest {
+                method: "POST",
+                query: None,
+                headers: vec![(
+                    "X-Hook-Secret".to_string(),
+                    std::str::from_utf8(secret.expose())
+                        .map_err(|_| SignError::BadSecret("the secret is not text"))?
+                        .to_string(),
+                )],
+                body: Vec::new(),
             },
             Handshake::UnsignedPing => HandshakeRequest {
                 method: "POST",
@@ -374,6 +390,24 @@ impl Provider for Preset {
                     serde_json::json!({ "smartsheetHookResponse": value }).to_string(),
                 );
                 answer.headers.push((response, value.to_string()));
+                Some(Ok(answer))
+            }
+            (Handshake::SecretHandover { header }, "POST") => {
+                if req.headers.contains_key(self.inner.signature_header()) {
+                    return None;
+                }
+                let value = req.header(header).or_else(|| {
+                    // Present but not visible ASCII: a handshake, refused below.
+                    req.headers.get(header).map(|_| "")
+                })?;
+                let value = value.trim();
+                if value.is_empty() || value.len() > MAX_HANDED_OVER_SECRET {
+                    return Some(Err(VerifyError::MalformedHeader(
+                        crate::asana::SECRET_HEADER,
+                    )));
+                }
+                let mut answer = reply(TEXT_PLAIN, Vec::new());
+                answer.headers.push((header, value.to_string()));
                 Some(Ok(answer))
             }
             (Handshake::UnsignedPing, "POST") => {

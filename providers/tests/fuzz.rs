@@ -268,6 +268,9 @@ fn setup(name: &str) -> (&'static str, String, String, String, bool) {
             // Fields outside SNS's canonical string (UnsubscribeURL, JSON layout) are unsigned.
             false,
         ),
+        // A shared value, no MAC: the body is not covered.
+        "okta" | "msgraph" | "azure-eventgrid" => (leak(name), plain("decoy-secret"), plain("secret-1"), plain("secret-1"), false),
+        "strava" => ("strava", plain("999"), plain("120475"), plain("120475"), false),
         // Presets: a secret that is valid text and valid base64, for every key encoding.
         other if catalogue::preset(other).is_some() => (
             leak(other),
@@ -833,6 +836,10 @@ targets! {
     "contentful" => fuzz_contentful, roundtrip_contentful;
     "plaid" => fuzz_plaid, roundtrip_plaid;
     "ebay" => fuzz_ebay, roundtrip_ebay;
+    "okta" => fuzz_okta, roundtrip_okta;
+    "msgraph" => fuzz_msgraph, roundtrip_msgraph;
+    "azure-eventgrid" => fuzz_azure_eventgrid, roundtrip_azure_eventgrid;
+    "strava" => fuzz_strava, roundtrip_strava;
 }
 
 // Presets share one target pair: each case picks a row, so every preset's verify, handshake and

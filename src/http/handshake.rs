@@ -13,6 +13,11 @@
 //! Signed handshakes (Slack, Zoom, Discord, Twitch, empty LINE/Xero batches) go through
 //! verification first and are answered by [`hookgate_providers::Provider::challenge`] in
 //! [`super::ingest`].
+//!
+//! Secret hand-over (Asana `X-Hook-Secret`, [`hand_over`]) is the one handshake that writes:
+//! the secret goes to the store's `handshake_secrets` (first hand-over wins, shared by every
+//! replica, kept across restarts) and not to the inbox; [`verifying_secrets`] adds it to the
+//! source's configured secrets for every later delivery.
 
 use super::{AppState, REQUEST_ID_HEADER};
 use crate::error::ApiError;
@@ -21,7 +26,10 @@ use crate::stats::UNKNOWN_SOURCE;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hookgate_providers::{ChallengeResponse, Handshake, Request as ProviderRequest};
+use hookgate_providers::{
+    ChallengeResponse, Handshake, Request as ProviderRequest, Secret, Secrets,
+};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// `GET` / `HEAD /webhooks/{source}`.
@@ -68,7 +76,11 @@ pub fn before_verify(
     source: &Source,
     req: &ProviderRequest<'_>,
 ) -> Option<Result<Response, ApiError>> {
-    if source.provider.handshake() == Handshake::None {
+    if matches!(
+        source.provider.handshake(),
+        Handshake::None | Handshake::SecretHandover { .. }
+    ) {
+        // A hand-over writes to the store: [`hand_over`] answers it.
         return None;
     }
     let request_id = req.header(REQUEST_ID_HEADER).unwrap_or_default();
@@ -86,6 +98,93 @@ pub fn before_verify(
             Some(Err(e))
         }
     }
+}
+
+/// Answer `req` if it is a secret hand-over of `source`'s provider (Asana `X-Hook-Secret`):
+/// keep the secret unless one is stored already, then echo it when it is the stored one. A
+/// different secret is refused with 409 `handshake_secret_conflict` (someone else handed one
+/// over first, or the webhook is being created again without a reset). `None` lets `req` go
+/// on to verification.
+pub async fn hand_over(
+    app: &AppState,
+    source: &Source,
+    req: &ProviderRequest<'_>,
+) -> Option<Result<Response, ApiError>> {
+    let Handshake::SecretHandover { header } = source.provider.handshake() else {
+        return None;
+    };
+    let request_id = req.header(REQUEST_ID_HEADER).unwrap_or_default();
+    let refuse = |e: ApiError| {
+        let reason = e.reason();
+        tracing::info!(source = %source.name, request_id, outcome = "rejected", reason, "ingest decision");
+        app.stats.rejected(&source.name, reason);
+        Err(e)
+    };
+    let challenge = match source.provider.answer_handshake(req, &source.secrets)? {
+        Ok(challenge) => challenge,
+        Err(e) => return Some(refuse(e.into())),
+    };
+    let presented = challenge
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(header))
+        .map(|(_, value)| value.clone())?;
+    let write =
+        app.store
+            .hand_over_secret(&source.name, presented.as_bytes(), crate::store::now_ms());
+    let stored = match tokio::time::timeout(app.settings.store_timeout, write).await {
+        Ok(Ok(stored)) => stored,
+        Ok(Err(e)) => {
+            tracing::warn!(source = %source.name, request_id, error = %e, "store failure; answering 503");
+            let retry_after = app.settings.retry_after;
+            return Some(refuse(ApiError::Unavailable { retry_after }));
+        }
+        Err(_) => {
+            tracing::warn!(source = %source.name, request_id, "store timeout; answering 503");
+            let retry_after = app.settings.retry_after;
+            return Some(refuse(ApiError::Unavailable { retry_after }));
+        }
+    };
+    if !hookgate_providers::signature::constant_time_eq(&stored, presented.as_bytes()) {
+        return Some(refuse(ApiError::HandshakeSecretConflict));
+    }
+    source.handed_over.set(Some(Secret::new(stored)));
+    tracing::info!(source = %source.name, request_id, outcome = "challenge", "ingest decision");
+    app.stats.challenge(&source.name);
+    Some(Ok(respond(challenge)))
+}
+
+/// The secrets a delivery of `source` is verified with: the configured ones and, for a
+/// provider that hands its secret over (Asana), the stored one. The store is read when this
+/// replica has no copy yet, or when `recheck` is set and the copy is older than
+/// [`crate::sources::HandedOver::RECHECK`] (a failed verification may mean another replica
+/// took a new hand-over after a reset).
+pub async fn verifying_secrets<'s>(
+    app: &AppState,
+    source: &'s Source,
+    recheck: bool,
+) -> Result<Cow<'s, Secrets>, crate::store::StoreError> {
+    if !matches!(
+        source.provider.handshake(),
+        Handshake::SecretHandover { .. }
+    ) {
+        return Ok(Cow::Borrowed(&source.secrets));
+    }
+    let copy = match source.handed_over.get() {
+        Some(copy) if !(recheck && source.handed_over.is_stale()) => copy,
+        _ => {
+            let read = app.store.handed_over_secret(&source.name);
+            let stored = tokio::time::timeout(app.settings.store_timeout, read)
+                .await
+                .map_err(|_| crate::store::StoreError::Timeout)??
+                .map(Secret::new);
+            source.handed_over.set(stored.clone());
+            stored
+        }
+    };
+    let mut all: Vec<Secret> = source.secrets.iter().cloned().collect();
+    all.extend(copy);
+    Ok(Cow::Owned(Secrets::new(all)))
 }
 
 /// How long the confirmation call of a handshake may take (AWS SNS `ConfirmSubscription`).

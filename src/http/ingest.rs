@@ -110,17 +110,33 @@ pub async fn ingest(
         body: &body,
     };
 
+    if let Some(answer) = super::handshake::hand_over(&app, source, &preq).await {
+        return answer;
+    }
     if let Some(answer) = super::handshake::before_verify(&app, source, &preq) {
         return answer;
     }
     // One rule for every provider: a repeated credential header is refused, never resolved
     // by order (docs/hardening.md).
-    let verified = hookgate_providers::check_credential_headers(&*source.provider, &parts.headers)
-        .and_then(|()| {
-            source
-                .provider
-                .verify(&preq, &source.secrets, SystemTime::now())
-        });
+    let now = SystemTime::now();
+    let mut secrets = super::handshake::verifying_secrets(&app, source, false)
+        .await
+        .map_err(|e| store_failure(&app, &source.name, rid, e))?;
+    let check = |secrets: &hookgate_providers::Secrets| {
+        hookgate_providers::check_credential_headers(&*source.provider, &parts.headers)
+            .and_then(|()| source.provider.verify(&preq, secrets, now))
+    };
+    let mut verified = check(&secrets);
+    if verified.is_err()
+        && matches!(secrets, std::borrow::Cow::Owned(_))
+        && source.handed_over.is_stale()
+    {
+        // A handed-over secret may have changed on another replica (reset, new hand-over).
+        secrets = super::handshake::verifying_secrets(&app, source, true)
+            .await
+            .map_err(|e| store_failure(&app, &source.name, rid, e))?;
+        verified = check(&secrets);
+    }
     if let Err(e) = verified {
         if let (Some(limit), Some(ip)) = (&app.settings.failed_auth, client) {
             limit.failed(ip);
@@ -147,7 +163,7 @@ pub async fn ingest(
             Err(_) => return Err(store_failure(&app, &source.name, rid, StoreError::Timeout)),
         }
     }
-    if let Some(ch) = source.provider.challenge(&preq, &source.secrets) {
+    if let Some(ch) = source.provider.challenge(&preq, &secrets) {
         tracing::info!(source = %source.name, request_id = rid, outcome = "challenge", "ingest decision");
         app.stats.challenge(&source.name);
         return Ok(super::handshake::respond(ch));

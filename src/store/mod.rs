@@ -641,6 +641,23 @@ pub trait Store: Send + Sync + 'static {
     /// Forget replay tokens seen before `cutoff_ms`.
     async fn purge_replay_tokens(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
 
+    /// Keep `secret` as the signing secret `source`'s provider handed over in its handshake
+    /// (Asana `X-Hook-Secret`) unless one is stored already: the first hand-over wins. Returns
+    /// the stored secret (this one, or the earlier one).
+    async fn hand_over_secret(
+        &self,
+        source: &str,
+        secret: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<u8>, StoreError>;
+
+    /// The handed-over signing secret of `source`, if one is stored.
+    async fn handed_over_secret(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Forget `source`'s handed-over secret (an operator's reset, before the webhook is
+    /// created again). `true` when there was one.
+    async fn forget_handed_over_secret(&self, source: &str) -> Result<bool, StoreError>;
+
     /// Add each row's value to the stored counter of its (minute, scope, name, counter),
     /// creating it if needed, in one transaction. Additive, so every replica flushes its own
     /// counts and the figures add up.

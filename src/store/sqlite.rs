@@ -704,6 +704,41 @@ impl Store for SqliteStore {
         Ok(stored.as_slice() == body_sha256.as_slice())
     }
 
+    async fn hand_over_secret(
+        &self,
+        source: &str,
+        secret: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<u8>, StoreError> {
+        // Insert-or-keep, then read back: the first hand-over wins, on every replica.
+        Ok(sqlx::query_scalar(
+            "INSERT INTO handshake_secrets (source, secret, stored_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (source) DO UPDATE SET source = excluded.source RETURNING secret",
+        )
+        .bind(source)
+        .bind(secret)
+        .bind(now_ms)
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
+    async fn handed_over_secret(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT secret FROM handshake_secrets WHERE source = ?1")
+                .bind(source)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn forget_handed_over_secret(&self, source: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM handshake_secrets WHERE source = ?1")
+            .bind(source)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn purge_replay_tokens(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM replay_tokens WHERE seen_at < ?1")
             .bind(cutoff_ms)

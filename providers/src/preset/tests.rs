@@ -33,6 +33,16 @@ const WRONG_SECRET: &str = "d3Jvbmctc2VjcmV0LXZhbHVl";
 
 const VECTORS: &[Vector] = &[
     Vector {
+        provider: "asana",
+        secret: "asana-hook-secret",
+        body: r#"{"id":"evt_1"}"#,
+        headers: &[("X-Hook-Signature", "8d281c227c700b59e29fd199511a02f8da589e66e4241d9f205ee748dcabc25f")],
+        url: None,
+        now: 1,
+        ids: None,
+        source: "derived: providers-more.md 5.2 (secret as handed over in X-Hook-Secret)",
+    },
+    Vector {
         provider: "github",
         secret: "It's a Secret to Everybody",
         body: "Hello, World!",
