@@ -60,20 +60,7 @@ fn body_of(event: u64) -> String {
 
 /// One signed POST; `Some("accepted" | "duplicate")` when acknowledged.
 async fn post(client: &reqwest::Client, base: &str, body: &str) -> Option<String> {
-    let headers = sign(
-        "stripe",
-        STRIPE_SECRET,
-        body.as_bytes(),
-        "",
-        SystemTime::now(),
-    );
-    let mut req = client
-        .post(format!("{base}/webhooks/stripe"))
-        .body(body.to_string());
-    for (k, v) in &headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    let resp = req.send().await.ok()?;
+    let resp = stripe_request(client, base, body).send().await.ok()?;
     if resp.status() != 200 {
         return None;
     }

@@ -10,7 +10,7 @@ mod receiver;
 use common::*;
 use gateway::Gateway;
 use receiver::*;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_flight_loses_no_accepted_event() {
@@ -40,19 +40,7 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
     let n = 30;
     for i in 0..n {
         let body = format!(r#"{{"id":"evt_k{i}","type":"x"}}"#);
-        let h = sign(
-            "stripe",
-            STRIPE_SECRET,
-            body.as_bytes(),
-            "",
-            SystemTime::now(),
-        );
-        let mut req = client
-            .post(format!("http://{addr}/webhooks/stripe"))
-            .body(body);
-        for (k, v) in &h {
-            req = req.header(k.as_str(), v.as_str());
-        }
+        let req = stripe_request(&client, &format!("http://{addr}"), &body);
         assert_eq!(
             req.send().await.unwrap().status(),
             200,

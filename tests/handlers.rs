@@ -53,15 +53,7 @@ async fn handler_status(app: &TestApp, name: &str) -> Value {
 
 /// The value of one series in `/metrics`, e.g. `hookgate_handler_paused{handler="billing"}`.
 async fn metric(app: &TestApp, series: &str) -> Option<f64> {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }

@@ -443,15 +443,7 @@ fn client_from(ip: &str) -> reqwest::Client {
 }
 
 async fn rate_limited_count(app: &TestApp, source: &str) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .filter(|l| {
             l.starts_with("hookgate_ingest_rejections_total")

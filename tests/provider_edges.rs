@@ -160,15 +160,7 @@ fn preset_signed(provider: &str, secret: &str, body: &[u8]) -> Vec<(String, Stri
 }
 
 async fn challenges_counted(app: &TestApp, source: &str) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .filter(|line| {
             line.starts_with("hookgate_ingest_requests_total")

@@ -7,7 +7,7 @@ mod gateway;
 
 use common::*;
 use gateway::Gateway;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
@@ -37,18 +37,8 @@ async fn two_replicas_under_a_duplicate_storm_accept_each_event_once() {
         let (client, barrier) = (client.clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             let body = format!(r#"{{"id":"evt_storm_{event}","type":"invoice.paid"}}"#);
-            let h = sign(
-                "stripe",
-                STRIPE_SECRET,
-                body.as_bytes(),
-                "",
-                SystemTime::now(),
-            );
+            let req = stripe_request(&client, &base, &body);
             barrier.wait().await;
-            let mut req = client.post(format!("{base}/webhooks/stripe")).body(body);
-            for (k, v) in &h {
-                req = req.header(k.as_str(), v.as_str());
-            }
             let resp = req.send().await.unwrap();
             assert_eq!(resp.status(), 200);
             let v: serde_json::Value = resp.json().await.unwrap();
@@ -129,17 +119,7 @@ async fn two_replicas_both_dispatch_and_every_delivery_is_made() {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let body = format!(r#"{{"id":"evt_fan_{i}","type":"invoice.paid"}}"#);
-            let h = sign(
-                "stripe",
-                STRIPE_SECRET,
-                body.as_bytes(),
-                "",
-                SystemTime::now(),
-            );
-            let mut req = client.post(format!("{base}/webhooks/stripe")).body(body);
-            for (k, v) in &h {
-                req = req.header(k.as_str(), v.as_str());
-            }
+            let req = stripe_request(&client, &base, &body);
             assert_eq!(req.send().await.unwrap().status(), 200);
         }));
     }

@@ -150,6 +150,13 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// The Prometheus text `/metrics` serves now.
+    pub async fn metrics_text(&self) -> String {
+        let resp = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap()
+    }
+
     /// A Stripe event signed now with the current secret.
     pub async fn post_stripe(&self, body: &str) -> reqwest::Response {
         self.post_stripe_with(body, Vec::new()).await
@@ -172,6 +179,25 @@ impl TestApp {
         h.extend(extra);
         self.post("stripe", body.to_string(), &h).await
     }
+}
+
+/// A Stripe event signed now with the current secret, as a request to the gateway at `base`
+/// (for gateways running as processes of their own; `TestApp::post_stripe` for in-process).
+pub fn stripe_request(client: &reqwest::Client, base: &str, body: &str) -> reqwest::RequestBuilder {
+    let h = sign(
+        "stripe",
+        STRIPE_SECRET,
+        body.as_bytes(),
+        "",
+        SystemTime::now(),
+    );
+    let mut req = client
+        .post(format!("{base}/webhooks/stripe"))
+        .body(body.to_string());
+    for (k, v) in &h {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    req
 }
 
 /// Parse a response as JSON, asserting the status.
