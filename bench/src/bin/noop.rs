@@ -2,7 +2,8 @@
 //! (`hookgate::http::serve`, axum on hyper, `TCP_NODELAY`), and a handler that reads the whole
 //! body and answers 200 — what "the HTTP stack can do" on this machine. It doubles as the no-op
 //! handler hookgate delivers to in the dispatch benchmark: `GET /count` tells how many POSTs it
-//! has answered, so a script can measure deliveries per second from outside.
+//! has answered and `GET /last` when the latest one arrived (seconds since the Unix epoch), so a
+//! script can measure deliveries per second from outside without polling finely.
 //!
 //!     hookgate-noop --listen 127.0.0.1:9100
 
@@ -14,7 +15,14 @@ use clap::Parser;
 use hookgate::http::serve::{serve, ConnectionTimeouts};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// POSTs answered, and when the latest arrived (nanoseconds since the Unix epoch).
+#[derive(Default)]
+struct Counts {
+    posts: AtomicU64,
+    last_ns: AtomicU64,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,20 +44,29 @@ fn main() -> anyhow::Result<()> {
         rt.worker_threads(n.max(1));
     }
     rt.enable_all().build()?.block_on(async {
-        let count = Arc::new(AtomicU64::new(0));
+        let count = Arc::new(Counts::default());
         let app = Router::new()
             .route(
                 "/count",
-                get(|State(c): State<Arc<AtomicU64>>| async move {
-                    c.load(Ordering::Relaxed).to_string()
+                get(|State(c): State<Arc<Counts>>| async move {
+                    c.posts.load(Ordering::Relaxed).to_string()
+                }),
+            )
+            .route(
+                "/last",
+                get(|State(c): State<Arc<Counts>>| async move {
+                    let ns = c.last_ns.load(Ordering::Relaxed);
+                    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
                 }),
             )
             .fallback(
-                |State(c): State<Arc<AtomicU64>>, method: axum::http::Method, body: Bytes| async move {
+                |State(c): State<Arc<Counts>>, method: axum::http::Method, body: Bytes| async move {
                     std::hint::black_box(body.len());
                     // Only POSTs are deliveries (hookgate's health check is a HEAD).
                     if method == axum::http::Method::POST {
-                        c.fetch_add(1, Ordering::Relaxed);
+                        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                        c.last_ns.fetch_max(now.as_nanos() as u64, Ordering::Relaxed);
+                        c.posts.fetch_add(1, Ordering::Relaxed);
                     }
                     axum::http::StatusCode::OK
                 },
