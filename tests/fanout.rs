@@ -361,7 +361,15 @@ async fn replay_redelivers_through_the_normal_path() {
 async fn shutdown_stops_claiming_and_lets_in_flight_deliveries_finish() {
     let rx = Receiver::start().await;
     rx.set_delay(Duration::from_millis(300));
-    let app = app_with_handlers(&[("billing", &rx.url(), "[\"stripe\"]", "")]).await;
+    // A timeout well above the handler's delay (but inside the 2 s lease), so a loaded
+    // machine does not turn the slow attempt into a timed-out one.
+    let app = app_with_handlers(&[(
+        "billing",
+        &rx.url(),
+        "[\"stripe\"]",
+        "timeout = \"1500ms\"\n",
+    )])
+    .await;
     json_with_status(app.post_stripe(&event("evt_sd", "x")).await, 200).await;
     rx.wait_for(1, Duration::from_secs(5)).await; // the delivery is now in flight
     let store = app.server.store().clone();
