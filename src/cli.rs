@@ -103,7 +103,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     let path = config_path(cli.config);
     let config = Config::load(path.as_deref())?;
-    crate::telemetry::init(&config.log);
+    let _log = crate::telemetry::init(&config.log);
     match cli.command {
         Command::Serve => {
             let server = Server::start(config).await?;

@@ -19,21 +19,26 @@ use std::time::SystemTime;
 
 pub struct HttpSink {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once: every delivery goes to the same URL.
+    url: reqwest::Url,
+    /// How long an answer's body may take to arrive after its status.
+    timeout: std::time::Duration,
     secret: Secret,
     policy: RetryPolicy,
 }
 
 impl HttpSink {
     pub fn new(cfg: &HandlerConfig, secret: Secret, policy: RetryPolicy) -> anyhow::Result<Self> {
+        // No client timeout: the dispatcher bounds each attempt (headers and body) by the
+        // handler's `timeout` already, and a second timer per request costs for nothing.
         let client = reqwest::Client::builder()
-            .timeout(cfg.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(HttpSink {
             client,
-            url: cfg.url.clone(),
+            url: reqwest::Url::parse(&cfg.url)?,
+            timeout: cfg.timeout,
             secret,
             policy,
         })
@@ -60,7 +65,7 @@ impl Sink for HttpSink {
             .unwrap_or("application/octet-stream");
         let mut req = self
             .client
-            .post(&self.url)
+            .post(self.url.clone())
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(IDEMPOTENCY_KEY_HEADER, &key)
             .header(SOURCE_HEADER, &d.event.source)
@@ -82,6 +87,9 @@ impl Sink for HttpSink {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
                 let result = self.policy.classify_status(status, retry_after);
+                // The status decides; the body is read apart from the attempt, so a slow one
+                // cannot turn an answer into a timeout.
+                tokio::spawn(tokio::time::timeout(self.timeout, drain_body(resp)));
                 let error =
                     (!(200..300).contains(&status)).then(|| format!("handler answered {status}"));
                 SinkOutcome {
@@ -99,13 +107,29 @@ impl Sink for HttpSink {
     async fn healthcheck(&self) -> Result<(), String> {
         // Any answer (even 404/405 to HEAD) proves the endpoint is reachable.
         self.client
-            .head(&self.url)
+            .head(self.url.clone())
             .send()
             .await
             .map(|_| ())
             .map_err(|e| without_url(&e))
     }
 }
+
+/// Read (and discard) the answer's body, up to [`DRAIN_LIMIT`], so the connection goes back
+/// to the pool: one dropped before its end is closed, and the next delivery would pay for a
+/// new connection. A handler that answers with more than that gets its connection closed.
+async fn drain_body(mut resp: reqwest::Response) {
+    let mut read = 0usize;
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        read += chunk.len();
+        if read > DRAIN_LIMIT {
+            break;
+        }
+    }
+}
+
+/// The most of an answer's body read to keep its connection.
+const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// reqwest errors print the URL, which may carry credentials in userinfo or the query.
 fn without_url(e: &reqwest::Error) -> String {

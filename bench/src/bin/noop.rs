@@ -64,8 +64,11 @@ fn main() -> anyhow::Result<()> {
                     std::hint::black_box(body.len());
                     // Only POSTs are deliveries (hookgate's health check is a HEAD).
                     if method == axum::http::Method::POST {
-                        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                        c.last_ns.fetch_max(now.as_nanos() as u64, Ordering::Relaxed);
+                        let now = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .unwrap_or_default();
+                        c.last_ns
+                            .fetch_max(now.as_nanos() as u64, Ordering::Relaxed);
                         c.posts.fetch_add(1, Ordering::Relaxed);
                     }
                     axum::http::StatusCode::OK
