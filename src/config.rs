@@ -129,7 +129,9 @@ pub struct StoreConfig {
     /// Most requests merged into one group-commit transaction.
     pub max_batch: usize,
     /// Postgres: concurrent group-commit writers (each holds one connection while it
-    /// writes). SQLite always has exactly one writer.
+    /// writes). Default 1: one writer makes the largest batches, and Postgres's cost is
+    /// mostly per statement (docs/performance.md); more writers trade CPU for latency when
+    /// the database is remote. SQLite always has exactly one writer.
     pub writers: usize,
     /// Requests that may wait for the writer before new ones get 503 `overloaded`.
     pub queue_depth: usize,
@@ -149,7 +151,7 @@ impl Default for StoreConfig {
             connect_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(5),
             max_batch: 256,
-            writers: 4,
+            writers: 1,
             queue_depth: 8192,
             purge_interval: Duration::from_secs(60),
         }

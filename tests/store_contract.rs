@@ -208,6 +208,27 @@ async fn purge_removes_expired_rows_but_keeps_pending_deliveries(s: Arc<dyn Stor
         .is_accepted());
 }
 
+async fn purge_takes_an_events_finished_deliveries_and_attempts_with_it(s: Arc<dyn Store>) {
+    let mut old = event("p", "old-done", "x", &["h"]);
+    old.received_at_ms -= 10_000;
+    let event_row = old.id;
+    record_one(&s, old).await;
+    let now = store::now_ms();
+    let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let d = &claimed[0];
+    assert!(s.complete(&[completion(d, NextState::Delivered)]).await.unwrap()[0]);
+    assert_eq!(s.attempts_of(d.id).await.unwrap().len(), 1);
+    assert_eq!(s.purge_expired(now - 5_000, 100).await.unwrap(), 1);
+    assert!(s.find_event("p", "old-done").await.unwrap().is_none());
+    assert!(s.deliveries_of(event_row).await.unwrap().is_empty());
+    assert!(s.delivery(d.id).await.unwrap().is_none());
+    assert!(
+        s.attempts_of(d.id).await.unwrap().is_empty(),
+        "attempt rows go with their delivery"
+    );
+}
+
 async fn ready_when_migrated(s: Arc<dyn Store>) {
     s.ready().await.unwrap();
 }
@@ -1224,6 +1245,7 @@ contract!(
     first_seen_events_get_one_pending_delivery_per_handler,
     concurrent_repeats_yield_exactly_one_first_seen,
     purge_removes_expired_rows_but_keeps_pending_deliveries,
+    purge_takes_an_events_finished_deliveries_and_attempts_with_it,
     ready_when_migrated,
     claims_are_leased_and_completions_need_the_lease,
     an_expired_lease_means_redelivery_and_the_old_holder_loses,

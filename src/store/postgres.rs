@@ -57,8 +57,12 @@ impl PostgresStore {
         // a minute or more away, while the table grows to tens of thousands of rows. (Forcing
         // a fresh plan per execution instead cost more CPU in the planner than the writes.)
         let writers = cfg.writers.max(1);
+        // No ping before each checkout: a batch is one statement, and a ping is a round trip
+        // (and a wake-up of the server) per batch. A broken connection fails its statement,
+        // which answers that batch 503 and is dropped from the pool.
         let writes = PgPoolOptions::new()
             .max_connections(writers as u32 + 1)
+            .test_before_acquire(false)
             .acquire_timeout(cfg.connect_timeout)
             .connect_with(opts.options([("enable_seqscan", "off")]))
             .await?;
@@ -556,7 +560,8 @@ impl Store for PostgresStore {
         let done = sqlx::query(
             "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, created_at, updated_at) \
              SELECT t.id, $2, t.handler, 'pending', 0, $3, $3, $3 \
-             FROM UNNEST($1::uuid[], $4::text[]) AS t(id, handler) WHERE EXISTS (SELECT 1 FROM inbox WHERE id = $2) \
+             FROM UNNEST($1::uuid[], $4::text[]) AS t(id, handler) \
+             WHERE EXISTS (SELECT 1 FROM inbox WHERE id = $2 FOR KEY SHARE) \
              ON CONFLICT (event, handler) DO UPDATE SET state = 'pending', attempts = 0, \
              next_attempt_at = excluded.next_attempt_at, created_at = excluded.created_at, \
              updated_at = excluded.updated_at, lease_until = NULL, lease_token = NULL",
@@ -765,10 +770,16 @@ impl Store for PostgresStore {
     }
 
     async fn purge_expired(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {
+        // No foreign keys (migration 0008): an event's deliveries and their attempts go in the
+        // same statement, and a replay locks the inbox row it requeues (`FOR KEY SHARE`), so
+        // it either waits for this purge and finds nothing, or makes it skip the row.
         let done = sqlx::query(
-            "DELETE FROM inbox WHERE id IN (SELECT i.id FROM inbox i WHERE i.received_at < $1 \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = i.id AND d.state = 'pending') \
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            "WITH victims AS (SELECT i.id FROM inbox i WHERE i.received_at < $1 \
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event = i.id AND d.state = 'pending') \
+               LIMIT $2 FOR UPDATE SKIP LOCKED), \
+             gone AS (DELETE FROM deliveries d USING victims v WHERE d.event = v.id RETURNING d.id), \
+             _attempts AS (DELETE FROM delivery_attempts a USING gone g WHERE a.delivery = g.id) \
+             DELETE FROM inbox i USING victims v WHERE i.id = v.id",
         )
         .bind(cutoff_ms)
         .bind(limit)
