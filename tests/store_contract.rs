@@ -217,7 +217,11 @@ async fn purge_takes_an_events_finished_deliveries_and_attempts_with_it(s: Arc<d
     let claimed = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let d = &claimed[0];
-    assert!(s.complete(&[completion(d, NextState::Delivered)]).await.unwrap()[0]);
+    assert!(
+        s.complete(&[completion(d, NextState::Delivered)])
+            .await
+            .unwrap()[0]
+    );
     assert_eq!(s.attempts_of(d.id).await.unwrap().len(), 1);
     assert_eq!(s.purge_expired(now - 5_000, 100).await.unwrap(), 1);
     assert!(s.find_event("p", "old-done").await.unwrap().is_none());

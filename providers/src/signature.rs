@@ -400,6 +400,91 @@ pub fn json_object_body(body: &[u8]) -> Result<Value, ExtractError> {
     }
 }
 
+/// The [`json_scalar_text`] of each of `names` among a JSON object body's top-level members
+/// (`None` where absent; the last occurrence wins, as with a parsed [`Value`]). Equivalent to
+/// [`json_object_body`] then [`json_path_text`] per name, without building the document: the
+/// other members are skipped as they are read, so a large body allocates nothing for them.
+pub fn json_object_fields<const N: usize>(
+    body: &[u8],
+    names: [&str; N],
+) -> Result<[Option<String>; N], ExtractError> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::fmt;
+
+    /// A member's value as [`json_scalar_text`] sees it; anything else is read and dropped.
+    struct ScalarText(Option<String>);
+    impl<'de> Deserialize<'de> for ScalarText {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = ScalarText;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<ScalarText, E> {
+                    Ok(ScalarText((!v.is_empty()).then(|| v.to_string())))
+                }
+                fn visit_i64<E>(self, v: i64) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v.to_string())))
+                }
+                fn visit_u64<E>(self, v: u64) -> Result<ScalarText, E> {
+                    Ok(ScalarText(Some(v.to_string())))
+                }
+                fn visit_f64<E>(self, v: f64) -> Result<ScalarText, E> {
+                    Ok(ScalarText(
+                        serde_json::Number::from_f64(v).map(|n| n.to_string()),
+                    ))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<ScalarText, E> {
+                    Ok(ScalarText(None))
+                }
+                fn visit_unit<E>(self) -> Result<ScalarText, E> {
+                    Ok(ScalarText(None))
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    seq: A,
+                ) -> Result<ScalarText, A::Error> {
+                    IgnoredAny.visit_seq(seq).map(|_| ScalarText(None))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ScalarText, A::Error> {
+                    IgnoredAny.visit_map(map).map(|_| ScalarText(None))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    struct Fields<'n, const N: usize>([&'n str; N]);
+    impl<'de, const N: usize> Visitor<'de> for Fields<'_, N> {
+        type Value = [Option<String>; N];
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found: [Option<String>; N] = std::array::from_fn(|_| None);
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match self.0.iter().position(|n| *n == key) {
+                    Some(i) => found[i] = map.next_value::<ScalarText>()?.0,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = de
+        .deserialize_any(Fields(names))
+        .and_then(|found| de.end().map(|()| found));
+    parsed.map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ExtractError::MalformedBody("expected a JSON object"),
+        _ => ExtractError::MalformedBody("body is not JSON"),
+    })
+}
+
 /// Decode an `application/x-www-form-urlencoded` body into `(name, value)` pairs, in order:
 /// `+` is a space, `%XX` a byte, a `%` not followed by two hex digits stands for itself; empty
 /// segments are skipped and a segment without `=` is a name with an empty value (what web
@@ -620,6 +705,33 @@ pub fn first_header<'a>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_object_fields_reads_what_the_parsed_document_holds() {
+        let bodies: &[&[u8]] = &[
+            br#"{"id":"evt_1","type":"a.b","data":{"id":"inner","list":[1,{"x":null}]}}"#,
+            br#"{"type":"t","id":42}"#,
+            br#"{"id":1.5e3,"type":null}"#,
+            br#"{"id":"","type":true}"#,
+            br#"{"id":"first","id":"second"}"#,
+            br#"{"i\u0064":"escaped","type":["x"]}"#,
+            br#"{"other":{"id":"nested only"}}"#,
+            br#"{}"#,
+            br#"{"id":-7,"type":"x"}   "#,
+            br#"[{"id":"in an array"}]"#,
+            br#""just a string""#,
+            br#"{"id":"x"} trailing"#,
+            br#"{"id":"unterminated"#,
+            b"not json",
+            b"",
+        ];
+        for body in bodies {
+            let fast = json_object_fields(body, ["id", "type"]);
+            let slow = json_object_body(body)
+                .map(|v| [json_path_text(&v, "id"), json_path_text(&v, "type")]);
+            assert_eq!(fast, slow, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
     use super::*;
     use crate::test_support::at;
 

@@ -96,10 +96,8 @@ impl Provider for Stripe {
     }
 
     fn events(&self, req: &Request<'_>) -> Result<Vec<EventMeta>, ExtractError> {
-        let body = signature::json_object_body(req.body)?;
-        let id =
-            signature::json_path_text(&body, "id").ok_or(ExtractError::MissingEventId("id"))?;
-        let event_type = signature::json_path_text(&body, "type");
+        let [id, event_type] = signature::json_object_fields(req.body, ["id", "type"])?;
+        let id = id.ok_or(ExtractError::MissingEventId("id"))?;
         Ok(vec![EventMeta { id, event_type }])
     }
 

@@ -90,38 +90,86 @@ impl PostgresStore {
 /// either way; `dlv` inserts the deliveries of exactly the rows this batch inserted (a
 /// returned id equal to the one we generated); `upd`/`att` record delivery attempts whose lease
 /// still holds. The result lists the upserted rows (`kind` = 'e') and applied attempts ('c').
-const BATCH_SQL: &str = "WITH ins AS ( \
-   INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
-   SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at \
-   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bytea[], $8::bigint[]) \
-     AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at) \
-   ON CONFLICT (source, event_id) DO UPDATE SET \
-     duplicate_count = inbox.duplicate_count + 1, \
-     mismatch_count = inbox.mismatch_count + (inbox.body_sha256 <> excluded.body_sha256)::int, \
-     last_duplicate_at = excluded.received_at \
-   RETURNING id, source, event_id, received_at, body_sha256), \
- dlv AS ( \
-   INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
-     lease_until, lease_token, created_at, updated_at) \
-   SELECT d.id, d.event, d.handler, 'pending', 0, d.at, d.lease_until, d.lease_token, d.at, d.at \
-   FROM UNNEST($9::uuid[], $10::uuid[], $11::text[], $12::bigint[], $13::bigint[], $14::uuid[]) \
-     AS d(id, event, handler, at, lease_until, lease_token) \
-   JOIN ins ON ins.id = d.event), \
- input AS ( \
-   SELECT * FROM UNNEST($15::uuid[], $16::uuid[], $17::text[], $18::bigint[], $19::int[], \
-     $20::text[], $21::bigint[], $22::bigint[], $23::text[]) \
-   AS t(delivery, token, state, next_at, status, error, started_at, duration_ms, outcome)), \
- upd AS ( \
-   UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
-     next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
-     last_status = i.status, last_error = i.error, updated_at = $24 \
-   FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
-   RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
- att AS ( \
-   INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-   SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd) \
- SELECT 'e' AS kind, id, source, event_id, received_at, body_sha256, NULL::uuid AS token FROM ins \
- UNION ALL SELECT 'c', id, NULL, NULL, NULL, NULL, token FROM upd";
+///
+/// A statement holds only the parts its batch needs ([`batch_sql`]): Postgres's cost is
+/// mostly per statement part (executor start-up of each array scan and join), so a batch of
+/// completions alone, or of events without handlers, does not pay for the other parts.
+fn build_batch_sql(events: bool, deliveries: bool, completions: bool) -> String {
+    let mut ctes = Vec::new();
+    let mut selects = Vec::new();
+    let mut n = 1;
+    let mut params = |count: usize| {
+        let first = n;
+        n += count;
+        move |i: usize| format!("${}", first + i)
+    };
+    if events {
+        let p = params(8);
+        ctes.push(format!(
+            "ins AS ( \
+             INSERT INTO inbox (id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+             SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at \
+             FROM UNNEST({}::uuid[], {}::text[], {}::text[], {}::text[], {}::bytea[], {}::text[], {}::bytea[], {}::bigint[]) \
+               AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at) \
+             ON CONFLICT (source, event_id) DO UPDATE SET \
+               duplicate_count = inbox.duplicate_count + 1, \
+               mismatch_count = inbox.mismatch_count + (inbox.body_sha256 <> excluded.body_sha256)::int, \
+               last_duplicate_at = excluded.received_at \
+             RETURNING id, source, event_id, received_at, body_sha256)",
+            p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7)
+        ));
+        selects.push(
+            "SELECT 'e' AS kind, id, source, event_id, received_at, body_sha256, NULL::uuid AS token FROM ins",
+        );
+    }
+    if events && deliveries {
+        let p = params(6);
+        ctes.push(format!(
+            "dlv AS ( \
+             INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
+               lease_until, lease_token, created_at, updated_at) \
+             SELECT d.id, d.event, d.handler, 'pending', 0, d.at, d.lease_until, d.lease_token, d.at, d.at \
+             FROM UNNEST({}::uuid[], {}::uuid[], {}::text[], {}::bigint[], {}::bigint[], {}::uuid[]) \
+               AS d(id, event, handler, at, lease_until, lease_token) \
+             JOIN ins ON ins.id = d.event)",
+            p(0), p(1), p(2), p(3), p(4), p(5)
+        ));
+    }
+    if completions {
+        let p = params(10);
+        ctes.push(format!(
+            "input AS ( \
+             SELECT * FROM UNNEST({}::uuid[], {}::uuid[], {}::text[], {}::bigint[], {}::int[], \
+               {}::text[], {}::bigint[], {}::bigint[], {}::text[]) \
+             AS t(delivery, token, state, next_at, status, error, started_at, duration_ms, outcome)), \
+             upd AS ( \
+             UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
+               next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
+               last_status = i.status, last_error = i.error, updated_at = {} \
+             FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
+             RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
+             att AS ( \
+             INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+             SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd)",
+            p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
+        ));
+        selects.push("SELECT 'c', id, NULL, NULL, NULL, NULL, token FROM upd");
+    }
+    format!("WITH {} {}", ctes.join(", "), selects.join(" UNION ALL "))
+}
+
+/// The batch statement with exactly the parts a batch needs (built once per shape).
+fn batch_sql(events: bool, deliveries: bool, completions: bool) -> &'static str {
+    static SHAPES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        (0..8)
+            .map(|bits| build_batch_sql(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0))
+            .collect()
+    });
+    let bits = usize::from(events)
+        | usize::from(events && deliveries) << 1
+        | usize::from(completions) << 2;
+    &SHAPES[bits]
+}
 
 type BatchRow = (
     String,
@@ -141,6 +189,12 @@ impl BatchWriter for PgWriter {
         completions: &[Completion],
         handoff: &mut HandOffBatch,
     ) -> Result<BatchResult, StoreError> {
+        if events.is_empty() && completions.is_empty() {
+            return Ok(BatchResult {
+                outcomes: Vec::new(),
+                applied: Vec::new(),
+            });
+        }
         let plan = BatchPlan::new(events);
         // Lock order: by key (each key once in `firsts`), so concurrent writers in one
         // replica or several always take index locks in the same order.
@@ -182,31 +236,44 @@ impl BatchWriter for PgWriter {
         let d_token: Vec<Option<Uuid>> = deliveries.iter().map(|d| d.lease.map(|l| l.0)).collect();
         let c = CompletionArrays::new(completions);
 
-        let query = sqlx::query_as::<_, BatchRow>(BATCH_SQL)
-            .bind(&ids)
-            .bind(&sources)
-            .bind(&event_ids)
-            .bind(&types)
-            .bind(&bodies)
-            .bind(&headers)
-            .bind(&hashes)
-            .bind(&received)
-            .bind(&d_ids)
-            .bind(&d_event)
-            .bind(&d_handler)
-            .bind(&d_at)
-            .bind(&d_lease)
-            .bind(&d_token)
-            .bind(&c.ids)
-            .bind(&c.tokens)
-            .bind(&c.states)
-            .bind(&c.next_ats)
-            .bind(&c.statuses)
-            .bind(&c.errors)
-            .bind(&c.started)
-            .bind(&c.durations)
-            .bind(&c.outcomes)
-            .bind(c.now);
+        let has_events = !ids.is_empty();
+        let has_deliveries = !d_ids.is_empty();
+        let has_completions = !completions.is_empty();
+        let mut query =
+            sqlx::query_as::<_, BatchRow>(batch_sql(has_events, has_deliveries, has_completions));
+        if has_events {
+            query = query
+                .bind(&ids)
+                .bind(&sources)
+                .bind(&event_ids)
+                .bind(&types)
+                .bind(&bodies)
+                .bind(&headers)
+                .bind(&hashes)
+                .bind(&received);
+        }
+        if has_events && has_deliveries {
+            query = query
+                .bind(&d_ids)
+                .bind(&d_event)
+                .bind(&d_handler)
+                .bind(&d_at)
+                .bind(&d_lease)
+                .bind(&d_token);
+        }
+        if has_completions {
+            query = query
+                .bind(&c.ids)
+                .bind(&c.tokens)
+                .bind(&c.states)
+                .bind(&c.next_ats)
+                .bind(&c.statuses)
+                .bind(&c.errors)
+                .bind(&c.started)
+                .bind(&c.durations)
+                .bind(&c.outcomes)
+                .bind(c.now);
+        }
         // In-batch repeats need a second statement in the same transaction; without them
         // the one statement is the transaction.
         let mut tx = if plan.extras.is_empty() {
@@ -322,7 +389,7 @@ impl<'a> CompletionArrays<'a> {
 }
 
 /// Record attempts and next states of `batch` inside `tx`: the attempt part of
-/// [`BATCH_SQL`] on its own (no events).
+/// [`batch_sql`] on its own (no events).
 async fn complete_in(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     batch: &[Completion],
@@ -331,28 +398,7 @@ async fn complete_in(
         return Ok(Vec::new());
     }
     let c = CompletionArrays::new(batch);
-    let none_u: Vec<Uuid> = Vec::new();
-    let none_s: Vec<&str> = Vec::new();
-    let none_o: Vec<Option<&str>> = Vec::new();
-    let none_b: Vec<&[u8]> = Vec::new();
-    let none_i: Vec<i64> = Vec::new();
-    let none_oi: Vec<Option<i64>> = Vec::new();
-    let none_ou: Vec<Option<Uuid>> = Vec::new();
-    let returned = sqlx::query_as::<_, BatchRow>(BATCH_SQL)
-        .bind(&none_u)
-        .bind(&none_s)
-        .bind(&none_s)
-        .bind(&none_o)
-        .bind(&none_b)
-        .bind(&none_s)
-        .bind(&none_b)
-        .bind(&none_i)
-        .bind(&none_u)
-        .bind(&none_u)
-        .bind(&none_s)
-        .bind(&none_i)
-        .bind(&none_oi)
-        .bind(&none_ou)
+    let returned = sqlx::query_as::<_, BatchRow>(batch_sql(false, false, true))
         .bind(&c.ids)
         .bind(&c.tokens)
         .bind(&c.states)
