@@ -493,17 +493,19 @@ impl Store for SqliteStore {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        // One statement text whatever the count (a list of placeholders per count would
+        // fill the statement cache with one prepared statement per claim size).
+        let ids =
+            serde_json::to_string(&claimed).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let rows = sqlx::query(
             "SELECT d.id AS delivery, d.handler, d.attempts, d.created_at, i.id, i.source, i.event_id, \
              i.event_type, i.received_at, i.duplicate_count, i.mismatch_count, i.body, i.headers \
-             FROM deliveries d JOIN inbox i ON i.id = d.event WHERE d.id IN (",
-        );
-        let mut ids = qb.separated(", ");
-        for id in &claimed {
-            ids.push_bind(id.as_str());
-        }
-        qb.push(") ORDER BY d.next_attempt_at");
-        let rows = qb.build().fetch_all(&mut *tx).await?;
+             FROM deliveries d JOIN inbox i ON i.id = d.event \
+             WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.next_attempt_at",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         rows.iter()
             .map(|r| {

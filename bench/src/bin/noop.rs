@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The same allocator as the `hookgate` binary: the baseline is the same stack.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// POSTs answered, and when the latest arrived (nanoseconds since the Unix epoch).
 #[derive(Default)]
 struct Counts {
