@@ -34,6 +34,28 @@ pub struct PostgresStore {
 
 struct PgWriter {
     pool: PgPool,
+    /// Connections kept between batches, at most one per writer. A connection returned to
+    /// the pool is pinged by sqlx (a round trip to the server) before another task can take
+    /// it: once per batch on the write path. One that failed, or whose batch was cancelled
+    /// by the write timeout, is not kept: it goes back to the pool, which checks or closes it.
+    held: std::sync::Mutex<Vec<sqlx::pool::PoolConnection<Postgres>>>,
+}
+
+impl PgWriter {
+    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match held {
+            Some(conn) => Ok(conn),
+            None => Ok(self.pool.acquire().await?),
+        }
+    }
+
+    fn keep(&self, conn: sqlx::pool::PoolConnection<Postgres>) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+    }
 }
 
 impl PostgresStore {
@@ -69,6 +91,7 @@ impl PostgresStore {
         let group = GroupCommit::spawn(
             Arc::new(PgWriter {
                 pool: writes.clone(),
+                held: std::sync::Mutex::new(Vec::new()),
             }),
             writers,
             cfg.max_batch,
@@ -276,15 +299,16 @@ impl BatchWriter for PgWriter {
         }
         // In-batch repeats need a second statement in the same transaction; without them
         // the one statement is the transaction.
-        let mut tx = if plan.extras.is_empty() {
-            None
-        } else {
-            Some(self.pool.begin().await?)
-        };
-        let returned = match tx.as_mut() {
-            Some(tx) => query.fetch_all(&mut **tx).await?,
-            None => query.fetch_all(&self.pool).await?,
-        };
+        let mut conn = self.connection().await?;
+        // Whatever ends this batch early (an error, or the write timeout dropping it) closes
+        // the connection rather than handing a half-used one back: a failed transaction's
+        // connection is never reused.
+        conn.close_on_drop();
+        let in_tx = !plan.extras.is_empty();
+        if in_tx {
+            sqlx::query("BEGIN").execute(&mut *conn).await?;
+        }
+        let returned = query.fetch_all(&mut *conn).await?;
         let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(order.len());
         let mut applied_set: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(completions.len());
         for (kind, id, source, event_id, received_at, hash, token) in returned {
@@ -310,7 +334,7 @@ impl BatchWriter for PgWriter {
             }
         }
         let (outcomes, mut repeats) = plan.resolve(events, &rows)?;
-        if let Some(mut tx) = tx {
+        if in_tx {
             repeats.sort_by(|a, b| (a.source, a.event_id).cmp(&(b.source, b.event_id)));
             let sources: Vec<&str> = repeats.iter().map(|c| c.source).collect();
             let event_ids: Vec<&str> = repeats.iter().map(|c| c.event_id).collect();
@@ -330,10 +354,11 @@ impl BatchWriter for PgWriter {
             .bind(&ns)
             .bind(&mismatches)
             .bind(&lasts)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-            tx.commit().await?;
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
         }
+        self.keep(conn);
         handoff.keep(|i| outcomes[i].is_accepted());
         let applied = completions
             .iter()
