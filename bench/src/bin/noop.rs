@@ -42,6 +42,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    hookgate::telemetry::ensure_allocator_env();
     let args = Args::parse();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
