@@ -163,6 +163,14 @@ impl Dispatcher {
     }
 }
 
+/// Attempts of one handler that may be finished but not yet recorded (their results queued
+/// for the group commit): enough to keep the handler busy across a few commits, few enough
+/// that a store slower than the handler cannot fill memory with finished attempts (each
+/// waiting one holds only its result: the body is dropped when the attempt ends).
+fn recording_slots(concurrency: usize) -> usize {
+    (32 * concurrency.max(1)).min(4096)
+}
+
 /// A lane holds two claim batches (one being claimed while one drains), and never fewer
 /// slots than the handler has workers.
 fn lane_capacity(cfg: &DispatchConfig, concurrency: usize) -> usize {
@@ -195,9 +203,17 @@ async fn drive_handler(
         shutdown.clone(),
     ));
     let permits = Arc::new(Semaphore::new(h.concurrency));
+    let unrecorded = Arc::new(Semaphore::new(recording_slots(h.concurrency)));
     let mut tasks = JoinSet::new();
     loop {
         while tasks.try_join_next().is_some() {}
+        // Attempts whose result is still waiting for its commit are bounded too: when the
+        // store is slower than the handler, dispatch slows to the store's pace instead of
+        // piling up finished attempts in memory.
+        let recording = tokio::select! {
+            p = unrecorded.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.wait_for(|s| *s) => break,
@@ -228,7 +244,7 @@ async fn drive_handler(
         tasks.spawn(deliver_one(
             h.clone(),
             d,
-            permit,
+            (permit, recording),
             store.clone(),
             stats.clone(),
         ));
@@ -374,7 +390,7 @@ pub fn check_handlers(handlers: &[Arc<HandlerRuntime>]) {
 async fn deliver_one(
     h: Arc<HandlerRuntime>,
     d: ClaimedDelivery,
-    permit: OwnedSemaphorePermit,
+    (permit, recording): (OwnedSemaphorePermit, OwnedSemaphorePermit),
     store: Arc<dyn Store>,
     stats: Arc<Stats>,
 ) {
@@ -427,6 +443,8 @@ async fn deliver_one(
         error: outcome.error,
         next,
     };
+    // The body and the event's fields are not needed while the result waits for its commit.
+    drop(d);
     match store.complete_attempt(completion).await {
         Ok(true) => {}
         Ok(false) => tracing::info!(
@@ -438,4 +456,5 @@ async fn deliver_one(
             "could not record the attempt; the lease will lapse and the delivery will be retried"
         ),
     }
+    drop(recording);
 }
