@@ -19,6 +19,9 @@ RUN apt-get update \
 COPY --from=build /src/target/release/hookgate /usr/local/bin/hookgate
 USER 10001:10001
 WORKDIR /var/lib/hookgate
+# The allocator settings the binary would otherwise apply by re-running itself (src/telemetry.rs).
+ENV MIMALLOC_PURGE_DELAY=0 \
+    MIMALLOC_ARENA_EAGER_COMMIT=0
 ENV HOOKGATE_SERVER__LISTEN=0.0.0.0:8080 \
     HOOKGATE_STORE__URL=sqlite:///var/lib/hookgate/hookgate.db \
     HOOKGATE_CONFIG=/etc/hookgate/hookgate.toml

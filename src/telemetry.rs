@@ -61,8 +61,8 @@ const ALLOCATOR_ENV: &[(&str, &str)] = &[
 ];
 
 /// mimalloc reads its settings from the environment once, as the process starts, before
-/// `main` could set them: when they are missing, the binary runs itself again (same pid,
-/// same arguments) with them set. Call it first thing in `main`; if the exec fails, the
+/// `main` could set them: when any is missing, the binary runs itself again (same pid,
+/// same arguments) with the missing ones set. Call it first thing in `main`; if the exec fails, the
 /// process goes on with mimalloc's defaults.
 pub fn ensure_allocator_env() {
     use std::os::unix::process::CommandExt;
@@ -74,6 +74,9 @@ pub fn ensure_allocator_env() {
         .iter()
         .filter(|(k, _)| std::env::var_os(k).is_none())
         .collect();
+    if missing.is_empty() {
+        return;
+    }
     let Ok(exe) = std::env::current_exe() else {
         return;
     };

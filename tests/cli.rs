@@ -611,3 +611,38 @@ async fn deliveries_are_listed_shown_and_retried_through_the_admin_api() {
     assert_ne!(code, 0);
     assert!(err.contains("401 unauthorized"), "{err}");
 }
+
+/// The binary applies its allocator settings (docs/performance.md: without them peak RSS
+/// roughly doubles), and an operator's own value wins. mimalloc prints its options at start
+/// when `MIMALLOC_VERBOSE` is set; the first start (before the binary re-runs itself with the
+/// settings) prints the defaults, the second the values in force.
+#[test]
+fn the_allocator_settings_are_applied_and_an_operators_own_win() {
+    let run = |extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+        cmd.arg("--version")
+            .env("MIMALLOC_VERBOSE", "1")
+            .env_remove("MIMALLOC_PURGE_DELAY")
+            .env_remove("MIMALLOC_ARENA_EAGER_COMMIT")
+            .env_remove("HOOKGATE_ALLOCATOR_ENV");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("hookgate "));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        let last = |name: &str| {
+            err.lines()
+                .filter(|l| l.contains(&format!("option '{name}':")))
+                .next_back()
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        };
+        (last("purge_delay"), last("arena_eager_commit"))
+    };
+    assert_eq!(run(&[]), (Some("0".into()), Some("0".into())));
+    assert_eq!(
+        run(&[("MIMALLOC_PURGE_DELAY", "250")]),
+        (Some("250".into()), Some("0".into()))
+    );
+}
