@@ -634,8 +634,7 @@ fn the_allocator_settings_are_applied_and_an_operators_own_win() {
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         let last = |name: &str| {
             err.lines()
-                .filter(|l| l.contains(&format!("option '{name}':")))
-                .next_back()
+                .rfind(|l| l.contains(&format!("option '{name}':")))
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         };
         (last("purge_delay"), last("arena_eager_commit"))
