@@ -285,17 +285,7 @@ impl BatchWriter for PgWriter {
                 .bind(&d_token);
         }
         if has_completions {
-            query = query
-                .bind(&c.ids)
-                .bind(&c.tokens)
-                .bind(&c.states)
-                .bind(&c.next_ats)
-                .bind(&c.statuses)
-                .bind(&c.errors)
-                .bind(&c.started)
-                .bind(&c.durations)
-                .bind(&c.outcomes)
-                .bind(c.now);
+            query = c.bind(query);
         }
         // In-batch repeats need a second statement in the same transaction; without them
         // the one statement is the transaction.
@@ -383,6 +373,24 @@ struct CompletionArrays<'a> {
 }
 
 impl<'a> CompletionArrays<'a> {
+    /// Bind the arrays in the order the completion part of [`batch_sql`] numbers them.
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, Postgres, BatchRow, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, Postgres, BatchRow, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.ids)
+            .bind(&self.tokens)
+            .bind(&self.states)
+            .bind(&self.next_ats)
+            .bind(&self.statuses)
+            .bind(&self.errors)
+            .bind(&self.started)
+            .bind(&self.durations)
+            .bind(&self.outcomes)
+            .bind(self.now)
+    }
+
     fn new(batch: &'a [Completion]) -> Self {
         let now = super::now_ms();
         let mut a = CompletionArrays {
@@ -423,17 +431,8 @@ async fn complete_in(
         return Ok(Vec::new());
     }
     let c = CompletionArrays::new(batch);
-    let returned = sqlx::query_as::<_, BatchRow>(batch_sql(false, false, true))
-        .bind(&c.ids)
-        .bind(&c.tokens)
-        .bind(&c.states)
-        .bind(&c.next_ats)
-        .bind(&c.statuses)
-        .bind(&c.errors)
-        .bind(&c.started)
-        .bind(&c.durations)
-        .bind(&c.outcomes)
-        .bind(c.now)
+    let returned = c
+        .bind(sqlx::query_as::<_, BatchRow>(batch_sql(false, false, true)))
         .fetch_all(&mut **tx)
         .await?;
     let applied: HashSet<(Uuid, Uuid)> = returned
