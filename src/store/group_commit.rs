@@ -97,6 +97,50 @@ impl GroupCommit {
         GroupCommit { queue: tx }
     }
 
+    /// Start `writers` writer tasks on a thread of their own, with a runtime of their own,
+    /// for an engine reached over the network (Postgres). `make_writer` runs on that thread,
+    /// so the connections the writer opens belong to its runtime: a batch's answer from the
+    /// server wakes the writer at once, instead of queueing behind every request task on
+    /// the server's runtime. The commit chain is the gateway's one serial path; a writer
+    /// task that waited its turn on a busy runtime left the server idle between batches
+    /// (docs/performance.md). The thread ends when the last handle to the queue is dropped.
+    pub fn spawn_runtime_thread<W: BatchWriter>(
+        name: &str,
+        make_writer: impl FnOnce() -> W + Send + 'static,
+        writers: usize,
+        max_batch: usize,
+        queue_depth: usize,
+        write_timeout: Duration,
+        handoff: Option<HandOff>,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel(queue_depth.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let handoff = handoff.map(Arc::new);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let writer: Arc<dyn BatchWriter> = Arc::new(make_writer());
+                    let loops = (0..writers.max(1)).map(|_| {
+                        writer_loop(
+                            writer.clone(),
+                            rx.clone(),
+                            max_batch.max(1),
+                            write_timeout,
+                            handoff.clone(),
+                        )
+                    });
+                    futures::future::join_all(loops).await;
+                    // The writer (and its connections) goes while its runtime still runs.
+                    drop(writer);
+                });
+            })?;
+        Ok(GroupCommit { queue: tx })
+    }
+
     /// Start one writer on a dedicated thread. There is no write timeout there (a thread
     /// cannot be cancelled): the engine's busy timeout bounds lock waits, and each request
     /// still stops waiting after `store.timeout`.

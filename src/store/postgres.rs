@@ -19,7 +19,6 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::Arc;
 use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -27,7 +26,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 pub struct PostgresStore {
     /// Reads and the rarer writes (replays, stats, purges).
     pool: PgPool,
-    /// Claims (the writers have their own clones).
+    /// Claims and completions outside the group commit, whose every statement has an index
+    /// path (the batch writers have their own connections).
     writes: PgPool,
     group: GroupCommit,
 }
@@ -79,26 +79,35 @@ impl PostgresStore {
         // a minute or more away, while the table grows to tens of thousands of rows. (Forcing
         // a fresh plan per execution instead cost more CPU in the planner than the writes.)
         let writers = cfg.writers.max(1);
-        // No ping before each checkout: a batch is one statement, and a ping is a round trip
-        // (and a wake-up of the server) per batch. A broken connection fails its statement,
-        // which answers that batch 503 and is dropped from the pool.
+        let write_opts = opts.options([("enable_seqscan", "off")]);
         let writes = PgPoolOptions::new()
-            .max_connections(writers as u32 + 1)
+            .max_connections(2)
             .test_before_acquire(false)
             .acquire_timeout(cfg.connect_timeout)
-            .connect_with(opts.options([("enable_seqscan", "off")]))
+            .connect_with(write_opts.clone())
             .await?;
-        let group = GroupCommit::spawn(
-            Arc::new(PgWriter {
-                pool: writes.clone(),
+        // The batch writers have connections of their own, opened on their own thread
+        // ([`GroupCommit::spawn_runtime_thread`]). No ping before each checkout: a batch is
+        // one statement, and a ping is a round trip (and a wake-up of the server) per batch.
+        // A broken connection fails its statement, which answers that batch 503 and is
+        // dropped from the pool.
+        let batch_pool = PgPoolOptions::new()
+            .max_connections(writers as u32)
+            .test_before_acquire(false)
+            .acquire_timeout(cfg.connect_timeout);
+        let group = GroupCommit::spawn_runtime_thread(
+            "hookgate-pg-writer",
+            move || PgWriter {
+                pool: batch_pool.connect_lazy_with(write_opts),
                 held: std::sync::Mutex::new(Vec::new()),
-            }),
+            },
             writers,
             cfg.max_batch,
             cfg.queue_depth,
             cfg.timeout,
             handoff,
-        );
+        )
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
         Ok(PostgresStore {
             pool,
             writes,
