@@ -104,25 +104,67 @@ pub fn duplicate_age_bucket(age_ms: i64) -> &'static str {
         .unwrap_or("ge_1d")
 }
 
-/// The attempt-duration counter an attempt of `ms` adds to.
-pub fn attempt_ms_counter(ms: i64) -> String {
-    match ATTEMPT_MS_BUCKETS.iter().find(|bound| ms <= **bound) {
-        Some(bound) => format!("{}{bound}", counter::ATTEMPT_MS_PREFIX),
-        None => format!("{}inf", counter::ATTEMPT_MS_PREFIX),
-    }
+/// The duplicate-age counter a repeat `age_ms` after the first arrival adds to
+/// (`duplicate_age.{bucket}`, spelled out so that counting allocates nothing).
+fn duplicate_age_counter(age_ms: i64) -> &'static str {
+    const COUNTERS: [&str; 7] = [
+        "duplicate_age.lt_1s",
+        "duplicate_age.lt_10s",
+        "duplicate_age.lt_1m",
+        "duplicate_age.lt_10m",
+        "duplicate_age.lt_1h",
+        "duplicate_age.lt_1d",
+        "duplicate_age.ge_1d",
+    ];
+    let i = DUPLICATE_AGE_BUCKETS
+        .iter()
+        .position(|(_, bound)| age_ms < *bound)
+        .unwrap_or(COUNTERS.len() - 1);
+    COUNTERS[i]
 }
 
+/// The attempt-duration counter an attempt of `ms` adds to (`attempt_ms.le_{bound}`).
+pub fn attempt_ms_counter(ms: i64) -> &'static str {
+    const COUNTERS: [&str; 12] = [
+        "attempt_ms.le_5",
+        "attempt_ms.le_10",
+        "attempt_ms.le_25",
+        "attempt_ms.le_50",
+        "attempt_ms.le_100",
+        "attempt_ms.le_250",
+        "attempt_ms.le_500",
+        "attempt_ms.le_1000",
+        "attempt_ms.le_2500",
+        "attempt_ms.le_5000",
+        "attempt_ms.le_10000",
+        "attempt_ms.le_inf",
+    ];
+    let i = ATTEMPT_MS_BUCKETS
+        .iter()
+        .position(|bound| ms <= *bound)
+        .unwrap_or(COUNTERS.len() - 1);
+    COUNTERS[i]
+}
+
+/// A counter of one name (source or handler): its minute, scope and counter name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
+struct Slot {
     minute_ms: i64,
     scope: &'static str,
-    name: String,
     counter: Cow<'static, str>,
+}
+
+/// Unflushed counters by name, then by slot: counting looks a name up by `&str` and a slot by
+/// static strings, so the request path allocates only the first time a key is seen.
+type Pending = HashMap<String, HashMap<Slot, i64>>;
+
+fn pending_len(m: &Pending) -> usize {
+    m.values().map(HashMap::len).sum()
 }
 
 /// The in-memory counters of this process and its Prometheus registry.
 pub struct Stats {
-    pending: Mutex<HashMap<Key, i64>>,
+    pending: Mutex<Pending>,
     /// Held while a flush moves counters to the store and while a window query reads both,
     /// so a query never sees a count twice (flushed and pending) or not at all (in flight).
     flush_lock: tokio::sync::Mutex<()>,
@@ -148,26 +190,29 @@ impl Stats {
         &self.metrics
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<Key, i64>> {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
         // A panic while holding the lock leaves only counters behind: keep counting.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn add(
-        map: &mut HashMap<Key, i64>,
+        map: &mut Pending,
         at_ms: i64,
         scope: &'static str,
         name: &str,
         counter: impl Into<Cow<'static, str>>,
         n: i64,
     ) {
-        let key = Key {
+        let slot = Slot {
             minute_ms: at_ms - at_ms.rem_euclid(MINUTE_MS),
             scope,
-            name: name.to_string(),
             counter: counter.into(),
         };
-        *map.entry(key).or_insert(0) += n;
+        let slots = match map.get_mut(name) {
+            Some(slots) => slots,
+            None => map.entry(name.to_string()).or_default(),
+        };
+        *slots.entry(slot).or_insert(0) += n;
     }
 
     /// A request to `source` (a configured name, or [`UNKNOWN_SOURCE`]) was refused.
@@ -214,8 +259,7 @@ impl Stats {
                             let c = counter::BODY_MISMATCHES;
                             Self::add(&mut m, at, SCOPE_SOURCE, source, c, 1);
                         }
-                        let bucket = duplicate_age_bucket(at - first_seen_at_ms);
-                        let c = format!("{}{bucket}", counter::DUPLICATE_AGE_PREFIX);
+                        let c = duplicate_age_counter(at - first_seen_at_ms);
                         Self::add(&mut m, at, SCOPE_SOURCE, source, c, 1);
                     }
                 }
@@ -276,13 +320,14 @@ impl Stats {
         }
         let mut rows: Vec<StatsRow> = taken
             .iter()
-            .filter(|(_, v)| **v != 0)
-            .map(|(k, v)| StatsRow {
+            .flat_map(|(name, slots)| slots.iter().map(move |(k, v)| (name, k, *v)))
+            .filter(|(_, _, v)| *v != 0)
+            .map(|(name, k, value)| StatsRow {
                 minute_ms: k.minute_ms,
                 scope: k.scope.to_string(),
-                name: k.name.clone(),
+                name: name.clone(),
                 counter: k.counter.to_string(),
-                value: *v,
+                value,
             })
             .collect();
         rows.sort();
@@ -290,14 +335,24 @@ impl Stats {
             Ok(()) => Ok(rows.len()),
             Err(e) => {
                 let mut m = self.pending();
-                for (k, v) in taken {
-                    *m.entry(k).or_insert(0) += v;
+                for (name, slots) in taken {
+                    let mine = m.entry(name).or_default();
+                    for (k, v) in slots {
+                        *mine.entry(k).or_insert(0) += v;
+                    }
                 }
-                if m.len() > MAX_PENDING_KEYS {
-                    let mut minutes: Vec<i64> = m.keys().map(|k| k.minute_ms).collect();
+                let len = pending_len(&m);
+                if len > MAX_PENDING_KEYS {
+                    let mut minutes: Vec<i64> = m
+                        .values()
+                        .flat_map(|s| s.keys().map(|k| k.minute_ms))
+                        .collect();
                     minutes.sort_unstable();
-                    let cutoff = minutes[m.len() - MAX_PENDING_KEYS];
-                    m.retain(|k, _| k.minute_ms >= cutoff);
+                    let cutoff = minutes[len - MAX_PENDING_KEYS];
+                    for slots in m.values_mut() {
+                        slots.retain(|k, _| k.minute_ms >= cutoff);
+                    }
+                    m.retain(|_, slots| !slots.is_empty());
                     tracing::warn!(
                         "the store has been unreachable for long; dropping the oldest unflushed stats"
                     );
@@ -319,12 +374,15 @@ impl Stats {
         let _guard = self.flush_lock.lock().await;
         let mut rows = store.stats_between(from_ms, to_ms, bucket_ms).await?;
         let m = self.pending();
-        for (k, v) in m.iter() {
+        for (name, k, v) in m
+            .iter()
+            .flat_map(|(name, slots)| slots.iter().map(move |(k, v)| (name, k, v)))
+        {
             if k.minute_ms >= from_ms && k.minute_ms < to_ms {
                 rows.push(StatsRow {
                     minute_ms: k.minute_ms - k.minute_ms.rem_euclid(bucket_ms.max(1)),
                     scope: k.scope.to_string(),
-                    name: k.name.clone(),
+                    name: name.clone(),
                     counter: k.counter.to_string(),
                     value: *v,
                 });
@@ -381,6 +439,21 @@ mod tests {
         assert_eq!(attempt_ms_counter(5), "attempt_ms.le_5");
         assert_eq!(attempt_ms_counter(6), "attempt_ms.le_10");
         assert_eq!(attempt_ms_counter(10_001), "attempt_ms.le_inf");
+        // Every bucket's counter is spelled as the prefix and its bound.
+        for bound in ATTEMPT_MS_BUCKETS {
+            let name = format!("{}{bound}", counter::ATTEMPT_MS_PREFIX);
+            assert_eq!(attempt_ms_counter(bound), name);
+            assert_ne!(attempt_ms_counter(bound + 1), name);
+        }
+    }
+
+    #[test]
+    fn duplicate_age_counters_name_their_bucket() {
+        for (bucket, bound) in DUPLICATE_AGE_BUCKETS {
+            let name = format!("{}{bucket}", counter::DUPLICATE_AGE_PREFIX);
+            assert_eq!(duplicate_age_counter(bound.saturating_sub(1)), name);
+            assert_eq!(duplicate_age_bucket(bound.saturating_sub(1)), bucket);
+        }
     }
 
     #[test]
@@ -400,8 +473,9 @@ mod tests {
         stats.recorded("stripe", &outcomes, at);
         let m = stats.pending();
         let get = |c: &str| {
-            m.iter()
-                .find(|(k, _)| k.counter == c && k.name == "stripe")
+            m["stripe"]
+                .iter()
+                .find(|(k, _)| k.counter == c)
                 .map(|(k, v)| (k.minute_ms, *v))
         };
         assert_eq!(get("requests"), Some((10 * MINUTE_MS, 1)));
