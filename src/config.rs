@@ -249,6 +249,12 @@ pub struct DispatchConfig {
     pub lease: Duration,
     /// Most deliveries claimed per handler per round.
     pub claim_batch: usize,
+    /// Threads of the dispatcher's own runtime. Deliveries run apart from the HTTP server's
+    /// requests, so a commit that hands dozens of deliveries to the dispatcher does not put
+    /// them ahead of the requests it answered (docs/performance.md). One thread delivers
+    /// tens of thousands of events a second; raise it on a machine with many cores whose
+    /// dispatch is CPU-bound.
+    pub threads: usize,
 }
 
 impl Default for DispatchConfig {
@@ -258,6 +264,7 @@ impl Default for DispatchConfig {
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(60),
             claim_batch: 256,
+            threads: 1,
         }
     }
 }
@@ -500,6 +507,9 @@ impl Config {
         }
         if self.server.max_body_bytes == 0 {
             problems.push("server.max_body_bytes must be greater than 0".into());
+        }
+        if self.dispatch.threads == 0 {
+            problems.push("dispatch.threads must be greater than 0".into());
         }
         if self.store.max_batch == 0 || self.store.queue_depth == 0 || self.store.pool_size == 0 {
             problems.push(
@@ -766,6 +776,8 @@ mod tests {
             r#"
             [store]
             dedupe_window = "1h"
+            [dispatch]
+            threads = 0
             [sources.a]
             provider = "nope"
             [sources.b]
@@ -777,6 +789,10 @@ mod tests {
         let err = cfg.resolve().unwrap_err();
         let text = err.to_string();
         assert!(text.contains("at least 24h"), "{text}");
+        assert!(
+            text.contains("dispatch.threads must be greater than 0"),
+            "{text}"
+        );
         assert!(text.contains("unknown provider `nope`"), "{text}");
         assert!(
             text.contains("HOOKGATE_TEST_SURELY_UNSET_VAR is not set"),

@@ -94,11 +94,17 @@ impl Server {
 
         let dispatch = if config.dispatch.enabled {
             crate::dispatch::check_handlers(&dispatcher.handlers());
-            tokio::spawn(dispatcher.run(
+            let runtime = crate::dispatch::DispatchRuntime::new(config.dispatch.threads)?;
+            let run = runtime.spawn(dispatcher.run(
                 store.clone(),
                 shutdown.subscribe(),
                 config.server.shutdown_grace,
-            ))
+            ));
+            // The runtime goes with the task that waits for it, after the dispatcher ended.
+            tokio::spawn(async move {
+                let _ = run.await;
+                drop(runtime);
+            })
         } else {
             tracing::info!("dispatch is disabled here (dispatch.enabled = false): ingest only");
             tokio::spawn(async {})

@@ -163,6 +163,50 @@ impl Dispatcher {
     }
 }
 
+/// The dispatcher's own runtime (`dispatch.threads` worker threads, named
+/// `hookgate-dispatch`). Deliveries run there, apart from the HTTP server's requests: a commit
+/// wakes the requests it answers and hands the dispatcher the deliveries of their events at
+/// the same moment, and on one shared runtime the answers queued behind dozens of deliveries
+/// (docs/performance.md has the measurement). The operating system then shares the cores
+/// between the two. Dropping it shuts it down without waiting (allowed anywhere, also inside
+/// another runtime); drop it once the dispatcher has ended.
+pub struct DispatchRuntime {
+    handle: tokio::runtime::Handle,
+    /// Taken only on drop.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl DispatchRuntime {
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("hookgate-dispatch")
+            .enable_all()
+            .build()?;
+        Ok(DispatchRuntime {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Run `task` there; the handle can be awaited from any runtime.
+    pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(task)
+    }
+}
+
+impl Drop for DispatchRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// Attempts of one handler that may be finished but not yet recorded (their results queued
 /// for the group commit): enough to keep the handler busy across a few commits, few enough
 /// that a store slower than the handler cannot fill memory with finished attempts (each
