@@ -243,11 +243,12 @@ impl Drained {
         d
     }
 
-    /// Hand off what was committed, then answer every job with its own part of `result`.
+    /// Answer every job with its own part of `result`, then hand off what was committed. The
+    /// requests go first: their answers are what the clients wait for, while the deliveries
+    /// are the dispatcher's to start, and building them costs the writer more than answering.
     fn answer(self, result: Result<BatchResult, StoreError>) {
         match result {
             Ok(BatchResult { outcomes, applied }) => {
-                self.handoff.send(&self.events);
                 let mut rest = outcomes.into_iter();
                 for (reply, len) in self.record_replies {
                     let mine: Vec<RecordOutcome> = rest.by_ref().take(len).collect();
@@ -256,6 +257,7 @@ impl Drained {
                 for (reply, ok) in self.complete_replies.into_iter().zip(applied) {
                     let _ = reply.send(Ok(ok));
                 }
+                self.handoff.send(self.events);
             }
             Err(e) => {
                 tracing::warn!(error = %e, requests = self.record_replies.len(), attempts = self.complete_replies.len(), "group commit failed; answering 503");

@@ -134,11 +134,23 @@ impl HandOffBatch {
     }
 
     /// After the commit: put every reserved delivery in its lane, and wake the claimers of
-    /// handlers whose rows went to the store unleased.
-    pub fn send(self, events: &[NewEvent]) {
+    /// handlers whose rows went to the store unleased. The batch's events are given up: an
+    /// event's last (usually only) delivery takes its strings and headers instead of copies.
+    pub fn send(self, events: Vec<NewEvent>) {
         let Some(handoff) = self.handoff else { return };
+        let mut left = vec![0usize; events.len()];
+        for (_, i, _, _) in &self.reserved {
+            left[*i] += 1;
+        }
+        let mut events: Vec<Option<NewEvent>> = events.into_iter().map(Some).collect();
         for (permit, i, id, handler) in self.reserved {
-            let ev = &events[i];
+            left[i] -= 1;
+            let event = if left[i] == 0 {
+                events[i].take()
+            } else {
+                events[i].clone()
+            };
+            let Some(ev) = event else { continue };
             permit.send(ClaimedDelivery {
                 id,
                 handler,
@@ -148,16 +160,16 @@ impl HandOffBatch {
                 created_at_ms: ev.received_at_ms,
                 event: EventSummary {
                     id: ev.id,
-                    source: ev.source.clone(),
-                    event_id: ev.event_id.clone(),
-                    event_type: ev.event_type.clone(),
+                    source: ev.source,
+                    event_id: ev.event_id,
+                    event_type: ev.event_type,
                     received_at_ms: ev.received_at_ms,
                     duplicate_count: 0,
                     mismatch_count: 0,
                     deliveries: None,
                 },
-                body: ev.body.clone(),
-                headers: ev.headers.clone(),
+                body: ev.body,
+                headers: ev.headers,
             });
         }
         for handler in self.unleased {
