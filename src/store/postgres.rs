@@ -1,9 +1,11 @@
 //! Postgres engine: production, any number of replicas sharing one database.
 //!
 //! The unique constraint on `(source, event_id)` is the only arbiter of first-seen across
-//! replicas. Each batch is one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO NOTHING
-//! RETURNING id`; rows are written in `(source, event_id)` order so that two writers (in one
-//! replica or several) always take index locks in the same order and cannot deadlock.
+//! replicas. Each batch is one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT DO UPDATE …
+//! RETURNING` (a repeat is counted on the stored row), with its deliveries and completed
+//! attempts in the same statement; rows are written in `(source, event_id)` order so that two
+//! writers (in one replica or several) always take index locks in the same order and cannot
+//! deadlock. The batch writer runs on a thread of its own ([`GroupCommit::spawn_runtime_thread`]).
 //! Migrations take sqlx's advisory lock, so replicas starting together migrate once.
 
 use super::group_commit::{BatchResult, BatchWriter, GroupCommit};
