@@ -92,7 +92,8 @@ impl Server {
             shutdown.subscribe(),
         );
 
-        let dispatch = if config.dispatch.enabled {
+        // The dispatcher runs on a runtime of its own (`dispatch.threads`).
+        let (dispatch, dispatch_runtime) = if config.dispatch.enabled {
             crate::dispatch::check_handlers(&dispatcher.handlers());
             let runtime = crate::dispatch::DispatchRuntime::new(config.dispatch.threads)?;
             let run = runtime.spawn(dispatcher.run(
@@ -100,14 +101,10 @@ impl Server {
                 shutdown.subscribe(),
                 config.server.shutdown_grace,
             ));
-            // The runtime goes with the task that waits for it, after the dispatcher ended.
-            tokio::spawn(async move {
-                let _ = run.await;
-                drop(runtime);
-            })
+            (run, Some(runtime))
         } else {
             tracing::info!("dispatch is disabled here (dispatch.enabled = false): ingest only");
-            tokio::spawn(async {})
+            (tokio::spawn(async {}), None)
         };
         let flusher = crate::stats::spawn_flusher(
             stats.clone(),
@@ -130,6 +127,9 @@ impl Server {
             if let Err(e) = final_stats.flush(final_store.as_ref()).await {
                 tracing::warn!(error = %e, "could not flush stats on shutdown; the last counts are lost");
             }
+            // The dispatcher's runtime goes last: a pooled store connection opened by one of its
+            // tasks lives on its I/O driver, and the flush above may have used it.
+            drop(dispatch_runtime);
             served
         });
         tracing::info!(%addr, store = store.engine(), "hookgate listening");

@@ -169,7 +169,8 @@ impl Dispatcher {
 /// the same moment, and on one shared runtime the answers queued behind dozens of deliveries
 /// (docs/performance.md has the measurement). The operating system then shares the cores
 /// between the two. Dropping it shuts it down without waiting (allowed anywhere, also inside
-/// another runtime); drop it once the dispatcher has ended.
+/// another runtime); drop it once the dispatcher has ended and nothing will use the store any
+/// more: a pooled connection that one of its tasks opened is driven by its I/O driver.
 pub struct DispatchRuntime {
     handle: tokio::runtime::Handle,
     /// Taken only on drop.
