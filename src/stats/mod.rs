@@ -95,13 +95,17 @@ pub const DUPLICATE_AGE_BUCKETS: [(&str, i64); 7] = [
 /// Attempt-duration buckets (inclusive upper bounds, ms); a last `inf` bucket takes the rest.
 pub const ATTEMPT_MS_BUCKETS: [i64; 11] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
-/// The duplicate-age bucket a repeat `age_ms` after the first arrival falls in.
-pub fn duplicate_age_bucket(age_ms: i64) -> &'static str {
+/// Which of [`DUPLICATE_AGE_BUCKETS`] a repeat `age_ms` after the first arrival falls in.
+fn duplicate_age_index(age_ms: i64) -> usize {
     DUPLICATE_AGE_BUCKETS
         .iter()
-        .find(|(_, bound)| age_ms < *bound)
-        .map(|(name, _)| *name)
-        .unwrap_or("ge_1d")
+        .position(|(_, bound)| age_ms < *bound)
+        .unwrap_or(DUPLICATE_AGE_BUCKETS.len() - 1)
+}
+
+/// The duplicate-age bucket a repeat `age_ms` after the first arrival falls in.
+pub fn duplicate_age_bucket(age_ms: i64) -> &'static str {
+    DUPLICATE_AGE_BUCKETS[duplicate_age_index(age_ms)].0
 }
 
 /// The duplicate-age counter a repeat `age_ms` after the first arrival adds to
@@ -116,11 +120,7 @@ fn duplicate_age_counter(age_ms: i64) -> &'static str {
         "duplicate_age.lt_1d",
         "duplicate_age.ge_1d",
     ];
-    let i = DUPLICATE_AGE_BUCKETS
-        .iter()
-        .position(|(_, bound)| age_ms < *bound)
-        .unwrap_or(COUNTERS.len() - 1);
-    COUNTERS[i]
+    COUNTERS[duplicate_age_index(age_ms)]
 }
 
 /// The attempt-duration counter an attempt of `ms` adds to (`attempt_ms.le_{bound}`).

@@ -6,7 +6,9 @@
 //! jobs, without waiting for more: waiting costs more throughput than it gains), writes it all
 //! in one transaction through a [`BatchWriter`] — inbox rows, their deliveries, and the
 //! attempts — and answers each job with its own outcome. One commit (one fsync on SQLite)
-//! serves ingest and dispatch alike.
+//! serves ingest and dispatch alike. The writer runs on a thread of its own, apart from the
+//! server's runtime, on both engines ([`GroupCommit::spawn_thread`] for SQLite,
+//! [`GroupCommit::spawn_runtime_thread`] for Postgres).
 //!
 //! If the transaction fails, every job in it gets the error and nothing of it is committed: no
 //! request is ever acknowledged for a write that did not commit, and a completion that was not
@@ -73,30 +75,6 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Start `writers` writer tasks (one for SQLite; one or two for Postgres).
-    pub fn spawn(
-        writer: Arc<dyn BatchWriter>,
-        writers: usize,
-        max_batch: usize,
-        queue_depth: usize,
-        write_timeout: Duration,
-        handoff: Option<HandOff>,
-    ) -> Self {
-        let (tx, rx) = mpsc::channel(queue_depth.max(1));
-        let rx = Arc::new(Mutex::new(rx));
-        let handoff = handoff.map(Arc::new);
-        for _ in 0..writers.max(1) {
-            tokio::spawn(writer_loop(
-                writer.clone(),
-                rx.clone(),
-                max_batch.max(1),
-                write_timeout,
-                handoff.clone(),
-            ));
-        }
-        GroupCommit { queue: tx }
-    }
-
     /// Start `writers` writer tasks on a thread of their own, with a runtime of their own,
     /// for an engine reached over the network (Postgres). `make_writer` runs on that thread,
     /// so the connections the writer opens belong to its runtime: a batch's answer from the

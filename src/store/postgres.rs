@@ -74,8 +74,8 @@ impl PostgresStore {
             .connect_with(opts.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
-        // The write path (batches, claims) has its own connections, one per writer plus one
-        // for claims, whose every statement has an index path. Sequential scans are ruled
+        // The write path (batches, claims) has connections of its own (the batch writers',
+        // below, and two for claims), whose every statement has an index path. Sequential scans are ruled
         // out there: a plan cached while a table was young (a fresh database looks empty, so
         // a scan is cheapest) would otherwise stay in use until autovacuum's first ANALYZE,
         // a minute or more away, while the table grows to tens of thousands of rows. (Forcing
