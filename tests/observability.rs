@@ -414,6 +414,13 @@ async fn known_traffic_is_counted_exactly_by_the_stats_api_and_metrics() {
         6.0
     );
     assert_eq!(
+        get(
+            "hookgate_delivery_lag_seconds_count",
+            &[("handler", "billing")]
+        ),
+        6.0
+    );
+    assert_eq!(
         get("hookgate_deliveries_pending", &[("handler", "billing")]),
         0.0
     );

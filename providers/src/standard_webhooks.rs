@@ -203,16 +203,29 @@ pub fn sign_headers(
     body: &[u8],
 ) -> Result<Vec<(String, String)>, SignError> {
     let timestamp = signature::unix_seconds(now);
-    let value = match Key::decode(secret.expose()).ok_or(SignError::BadSecret(BAD_KEY))? {
-        Key::Symmetric(key) => signature_value(&key, id, timestamp, body),
-        Key::Private(key) => asymmetric_signature_value(&key, id, timestamp, body),
-        Key::Public(_) => return Err(SignError::Unsupported(PUBLIC_KEY_CANNOT_SIGN)),
-    };
+    let value = Key::for_signing(secret)?.sign(id, timestamp, body)?;
     Ok(vec![
         (WEBHOOK_HEADERS.id.into(), id.into()),
         (WEBHOOK_HEADERS.timestamp.into(), timestamp.to_string()),
         (WEBHOOK_HEADERS.signature.into(), value),
     ])
+}
+
+impl Key {
+    /// Decode a secret that is to sign (a sender decodes it once, then signs many messages).
+    pub fn for_signing(secret: &Secret) -> Result<Key, SignError> {
+        Key::decode(secret.expose()).ok_or(SignError::BadSecret(BAD_KEY))
+    }
+
+    /// The `webhook-signature` value that makes `body` verify as message `id` sent at
+    /// `timestamp` (Unix seconds): `v1,` HMAC for a `whsec_` key, `v1a,` Ed25519 for `whsk_`.
+    pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> Result<String, SignError> {
+        match self {
+            Key::Symmetric(key) => Ok(signature_value(key, id, timestamp, body)),
+            Key::Private(key) => Ok(asymmetric_signature_value(key, id, timestamp, body)),
+            Key::Public(_) => Err(SignError::Unsupported(PUBLIC_KEY_CANNOT_SIGN)),
+        }
+    }
 }
 
 /// The `webhook-signature` value (`v1a,<base64>`) for `body` sent as message `id` at

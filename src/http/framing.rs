@@ -405,8 +405,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
             match this.phase {
                 Phase::Closed => return Poll::Ready(Ok(())),
                 Phase::Discard => {
-                    let mut scratch = [0u8; 8192];
-                    let mut read = ReadBuf::new(&mut scratch);
+                    // Uninitialised: zeroing 8 KiB on every read cost more than the read's copy.
+                    let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+                    let mut read = ReadBuf::uninit(&mut scratch);
                     ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
                     if read.filled().is_empty() {
                         return Poll::Ready(Ok(()));
@@ -414,8 +415,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 }
                 Phase::Passthrough => return Pin::new(&mut this.inner).poll_read(cx, buf),
                 Phase::Head => {
-                    let mut scratch = [0u8; 8192];
-                    let mut read = ReadBuf::new(&mut scratch);
+                    // Uninitialised: zeroing 8 KiB on every read cost more than the read's copy.
+                    let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+                    let mut read = ReadBuf::uninit(&mut scratch);
                     if Pin::new(&mut this.inner)
                         .poll_read(cx, &mut read)?
                         .is_pending()

@@ -22,8 +22,9 @@ use crate::store::ClaimedDelivery;
 use async_trait::async_trait;
 use base64::Engine;
 use bytes::Bytes;
-use hookgate_providers::Secret;
-use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use hookgate_providers::standard_webhooks::{Key, WEBHOOK_HEADERS};
+use hookgate_providers::{Secret, SignError};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Incoming};
@@ -42,9 +43,21 @@ pub struct HttpSink {
     authorization: Option<HeaderValue>,
     /// How long an answer's body may take to arrive after its status.
     timeout: Duration,
-    secret: Secret,
+    /// The handler's secret decoded once (not per delivery); a secret that cannot sign fails
+    /// each attempt with the reason, as a retryable error an operator sees and can fix.
+    key: Result<Key, SignError>,
     policy: RetryPolicy,
 }
+
+/// Header names of every delivery, parsed once.
+const H_IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static(IDEMPOTENCY_KEY_HEADER);
+const H_SOURCE: HeaderName = HeaderName::from_static(SOURCE_HEADER);
+const H_ATTEMPT: HeaderName = HeaderName::from_static(ATTEMPT_HEADER);
+const H_RECORD_ID: HeaderName = HeaderName::from_static(RECORD_ID_HEADER);
+const H_EVENT_TYPE: HeaderName = HeaderName::from_static(EVENT_TYPE_HEADER);
+const H_WEBHOOK_ID: HeaderName = HeaderName::from_static(WEBHOOK_HEADERS.id);
+const H_WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static(WEBHOOK_HEADERS.timestamp);
+const H_WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static(WEBHOOK_HEADERS.signature);
 
 impl HttpSink {
     pub fn new(cfg: &HandlerConfig, secret: Secret, policy: RetryPolicy) -> anyhow::Result<Self> {
@@ -66,7 +79,7 @@ impl HttpSink {
             uri,
             authorization,
             timeout: cfg.timeout,
-            secret,
+            key: Key::for_signing(&secret),
             policy,
         })
     }
@@ -90,13 +103,13 @@ const USER_AGENT_VALUE: &str = concat!("hookgate/", env!("CARGO_PKG_VERSION"));
 impl Sink for HttpSink {
     async fn deliver(&self, d: &ClaimedDelivery, attempt: u32) -> SinkOutcome {
         let key = idempotency_key(d);
-        let signed = match hookgate_providers::standard_webhooks::sign_headers(
-            &self.secret,
-            &key,
-            SystemTime::now(),
-            &d.body,
-        ) {
-            Ok(h) => h,
+        let timestamp = hookgate_providers::signature::unix_seconds(SystemTime::now());
+        let signature = match self.key.as_ref() {
+            Ok(k) => k.sign(&key, timestamp, &d.body),
+            Err(e) => Err(e.clone()),
+        };
+        let signature = match signature {
+            Ok(s) => s,
             Err(e) => return SinkOutcome::retryable(format!("cannot sign: {e}")),
         };
         let content_type = d
@@ -107,16 +120,17 @@ impl Sink for HttpSink {
         let mut req = self
             .request(Method::POST)
             .header(CONTENT_TYPE, content_type)
-            .header(IDEMPOTENCY_KEY_HEADER, &key)
-            .header(SOURCE_HEADER, &d.event.source)
-            .header(ATTEMPT_HEADER, attempt)
-            .header(RECORD_ID_HEADER, d.event.id.to_string());
+            .header(H_IDEMPOTENCY_KEY, &key)
+            .header(H_SOURCE, &d.event.source)
+            .header(H_ATTEMPT, attempt)
+            .header(H_RECORD_ID, d.event.id.to_string());
         if let Some(t) = &d.event.event_type {
-            req = req.header(EVENT_TYPE_HEADER, t);
+            req = req.header(H_EVENT_TYPE, t);
         }
-        for (k, v) in signed {
-            req = req.header(k, v);
-        }
+        let req = req
+            .header(H_WEBHOOK_ID, key)
+            .header(H_WEBHOOK_TIMESTAMP, timestamp)
+            .header(H_WEBHOOK_SIGNATURE, signature);
         let req = match req.body(Full::new(d.body.clone())) {
             Ok(req) => req,
             // A value a header cannot carry (a control character in an event id or type).

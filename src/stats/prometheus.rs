@@ -10,10 +10,12 @@
 
 use super::DUPLICATE_AGE_BUCKETS;
 use crate::store::{HandlerHealth, NextState, RecordOutcome};
-use metrics::{counter, gauge, histogram, Unit};
+use metrics::{counter, gauge, histogram, Counter, Histogram, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Metric names (the table in the README lists them with their labels).
 pub mod name {
@@ -47,6 +49,54 @@ const DELIVERY_LAG_BUCKETS: [f64; 10] =
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// Series every accepted or duplicate request and every attempt touches, registered on
+    /// first use and then kept: `counter!` with labels builds and hashes a key (allocating
+    /// its label strings) on every call, which cost more than the count itself.
+    sources: SeriesCache<SourceSeries>,
+    handlers: SeriesCache<HandlerSeries>,
+}
+
+/// One series set per label value (a source or a handler name), created on first use.
+struct SeriesCache<T>(RwLock<HashMap<String, Arc<T>>>);
+
+impl<T: Default> SeriesCache<T> {
+    fn new() -> Self {
+        SeriesCache(RwLock::new(HashMap::new()))
+    }
+
+    fn get(&self, label: &str) -> Arc<T> {
+        let read = self.0.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = read.get(label) {
+            return s.clone();
+        }
+        drop(read);
+        let mut write = self.0.write().unwrap_or_else(|e| e.into_inner());
+        write.entry(label.to_string()).or_default().clone()
+    }
+}
+
+/// A source's ingest series. Each handle is registered the first time it is used, so the
+/// exposition lists a series once something was counted in it, as `counter!` alone did.
+#[derive(Default)]
+struct SourceSeries {
+    requests_accepted: OnceLock<Counter>,
+    requests_duplicate: OnceLock<Counter>,
+    events_accepted: OnceLock<Counter>,
+    events_duplicate: OnceLock<Counter>,
+    body_mismatches: OnceLock<Counter>,
+    duplicate_age: OnceLock<Histogram>,
+}
+
+/// A handler's delivery series (see [`SourceSeries`]).
+#[derive(Default)]
+struct HandlerSeries {
+    attempts_delivered: OnceLock<Counter>,
+    attempts_retry: OnceLock<Counter>,
+    attempts_dead: OnceLock<Counter>,
+    attempt_duration: OnceLock<Histogram>,
+    delivered: OnceLock<Counter>,
+    dead: OnceLock<Counter>,
+    lag: OnceLock<Histogram>,
 }
 
 impl Default for Metrics {
@@ -86,7 +136,12 @@ impl Metrics {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        let m = Metrics { recorder, handle };
+        let m = Metrics {
+            recorder,
+            handle,
+            sources: SeriesCache::new(),
+            handlers: SeriesCache::new(),
+        };
         m.describe();
         m
     }
@@ -188,59 +243,102 @@ impl Metrics {
     }
 
     pub(super) fn recorded(&self, source: &str, outcomes: &[RecordOutcome], received_at_ms: i64) {
-        let source = source.to_string();
+        let series = self.sources.get(source);
         let accepted = outcomes.iter().filter(|o| o.is_accepted()).count() as u64;
         let duplicates = outcomes.len() as u64 - accepted;
-        self.with(|| {
-            let request_outcome = if accepted > 0 { "accepted" } else { "duplicate" };
-            counter!(name::INGEST_REQUESTS, "source" => source.clone(), "outcome" => request_outcome)
-                .increment(1);
-            if accepted > 0 {
-                counter!(name::INGEST_EVENTS, "source" => source.clone(), "outcome" => "accepted")
-                    .increment(accepted);
-            }
-            if duplicates > 0 {
-                counter!(name::INGEST_EVENTS, "source" => source.clone(), "outcome" => "duplicate")
-                    .increment(duplicates);
-            }
-            for o in outcomes {
-                if let RecordOutcome::Duplicate {
-                    first_seen_at_ms,
-                    body_mismatch,
-                    ..
-                } = o
-                {
-                    if *body_mismatch {
-                        counter!(name::INGEST_BODY_MISMATCHES, "source" => source.clone())
-                            .increment(1);
-                    }
-                    histogram!(name::DUPLICATE_AGE, "source" => source.clone())
-                        .record(seconds(received_at_ms - first_seen_at_ms));
+        let counter = |slot: &OnceLock<Counter>, name: &'static str, outcome: &'static str| {
+            slot.get_or_init(|| {
+                self.with(|| counter!(name, "source" => source.to_string(), "outcome" => outcome))
+            })
+            .clone()
+        };
+        if accepted > 0 {
+            counter(&series.requests_accepted, name::INGEST_REQUESTS, "accepted").increment(1);
+            counter(&series.events_accepted, name::INGEST_EVENTS, "accepted").increment(accepted);
+        } else {
+            counter(
+                &series.requests_duplicate,
+                name::INGEST_REQUESTS,
+                "duplicate",
+            )
+            .increment(1);
+        }
+        if duplicates > 0 {
+            counter(&series.events_duplicate, name::INGEST_EVENTS, "duplicate")
+                .increment(duplicates);
+        }
+        for o in outcomes {
+            if let RecordOutcome::Duplicate {
+                first_seen_at_ms,
+                body_mismatch,
+                ..
+            } = o
+            {
+                if *body_mismatch {
+                    series
+                        .body_mismatches
+                        .get_or_init(|| {
+                            self.with(|| {
+                                counter!(name::INGEST_BODY_MISMATCHES, "source" => source.to_string())
+                            })
+                        })
+                        .increment(1);
                 }
+                series
+                    .duplicate_age
+                    .get_or_init(|| {
+                        self.with(
+                            || histogram!(name::DUPLICATE_AGE, "source" => source.to_string()),
+                        )
+                    })
+                    .record(seconds(received_at_ms - first_seen_at_ms));
             }
-        });
+        }
     }
 
     pub(super) fn attempt(&self, handler: &str, next: &NextState, duration_ms: i64, lag_ms: i64) {
-        let handler = handler.to_string();
-        self.with(|| {
-            counter!(name::DELIVERY_ATTEMPTS, "handler" => handler.clone(), "outcome" => next.label())
-                .increment(1);
-            histogram!(name::ATTEMPT_DURATION, "handler" => handler.clone())
-                .record(seconds(duration_ms));
-            match next {
-                NextState::Delivered => {
-                    counter!(name::DELIVERIES, "handler" => handler.clone(), "outcome" => "delivered")
-                        .increment(1);
-                    histogram!(name::DELIVERY_LAG, "handler" => handler).record(seconds(lag_ms));
-                }
-                NextState::Dead => {
-                    counter!(name::DELIVERIES, "handler" => handler, "outcome" => "dead")
-                        .increment(1);
-                }
-                NextState::RetryAt { .. } => {}
+        let series = self.handlers.get(handler);
+        let attempts = match next {
+            NextState::Delivered => &series.attempts_delivered,
+            NextState::RetryAt { .. } => &series.attempts_retry,
+            NextState::Dead => &series.attempts_dead,
+        };
+        attempts
+            .get_or_init(|| {
+                self.with(|| {
+                    counter!(name::DELIVERY_ATTEMPTS, "handler" => handler.to_string(), "outcome" => next.label())
+                })
+            })
+            .increment(1);
+        series
+            .attempt_duration
+            .get_or_init(|| {
+                self.with(|| histogram!(name::ATTEMPT_DURATION, "handler" => handler.to_string()))
+            })
+            .record(seconds(duration_ms));
+        let deliveries = |slot: &OnceLock<Counter>, outcome: &'static str| {
+            slot.get_or_init(|| {
+                self.with(|| {
+                    counter!(name::DELIVERIES, "handler" => handler.to_string(), "outcome" => outcome)
+                })
+            })
+            .increment(1)
+        };
+        match next {
+            NextState::Delivered => {
+                deliveries(&series.delivered, "delivered");
+                series
+                    .lag
+                    .get_or_init(|| {
+                        self.with(
+                            || histogram!(name::DELIVERY_LAG, "handler" => handler.to_string()),
+                        )
+                    })
+                    .record(seconds(lag_ms));
             }
-        });
+            NextState::Dead => deliveries(&series.dead, "dead"),
+            NextState::RetryAt { .. } => {}
+        }
     }
 
     /// Set the per-handler breaker and pause series from the handlers' controls (at scrape).
@@ -292,5 +390,133 @@ impl Metrics {
             }
         });
         self.handle.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    /// The value of the series `name{labels}` in `text`, if it is listed.
+    fn value(text: &str, name: &str, labels: &str) -> Option<f64> {
+        let prefix = format!("{name}{{{labels}}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|v| v.parse().unwrap())
+    }
+
+    #[test]
+    fn cached_series_keep_counting_per_label_and_appear_on_first_use() {
+        let m = Metrics::new();
+        let dup = |mismatch| RecordOutcome::Duplicate {
+            id: Uuid::now_v7(),
+            first_seen_at_ms: 1_000,
+            body_mismatch: mismatch,
+        };
+        let accepted = RecordOutcome::Accepted { id: Uuid::now_v7() };
+        m.recorded("stripe", &[accepted.clone()], 2_000);
+        let text = m.render(None, &[], 0);
+        // Nothing was a duplicate yet: those series are not listed.
+        assert_eq!(
+            value(
+                &text,
+                name::INGEST_REQUESTS,
+                r#"source="stripe",outcome="duplicate""#
+            ),
+            None
+        );
+        assert!(!text.contains(name::DUPLICATE_AGE));
+        m.recorded("stripe", &[accepted.clone(), dup(true)], 3_000);
+        m.recorded("stripe", &[dup(false)], 3_000);
+        m.recorded("github", &[accepted], 3_000);
+        m.upkeep();
+        let text = m.render(None, &[], 0);
+        let stripe = |outcome: &str| format!(r#"source="stripe",outcome="{outcome}""#);
+        assert_eq!(
+            value(&text, name::INGEST_REQUESTS, &stripe("accepted")),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&text, name::INGEST_REQUESTS, &stripe("duplicate")),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&text, name::INGEST_EVENTS, &stripe("accepted")),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&text, name::INGEST_EVENTS, &stripe("duplicate")),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&text, name::INGEST_BODY_MISMATCHES, r#"source="stripe""#),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                &format!("{}_count", name::DUPLICATE_AGE),
+                r#"source="stripe""#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                name::INGEST_REQUESTS,
+                r#"source="github",outcome="accepted""#
+            ),
+            Some(1.0)
+        );
+
+        m.attempt("billing", &NextState::Delivered, 3, 40);
+        m.attempt("billing", &NextState::Delivered, 3, 40);
+        m.attempt("billing", &NextState::Dead, 3, 40);
+        m.attempt("audit", &NextState::Delivered, 3, 40);
+        m.upkeep();
+        let text = m.render(None, &[], 0);
+        let billing = |outcome: &str| format!(r#"handler="billing",outcome="{outcome}""#);
+        assert_eq!(
+            value(&text, name::DELIVERY_ATTEMPTS, &billing("delivered")),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&text, name::DELIVERY_ATTEMPTS, &billing("dead")),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&text, name::DELIVERY_ATTEMPTS, &billing("retry")),
+            None
+        );
+        assert_eq!(
+            value(&text, name::DELIVERIES, &billing("delivered")),
+            Some(2.0)
+        );
+        assert_eq!(value(&text, name::DELIVERIES, &billing("dead")), Some(1.0));
+        assert_eq!(
+            value(
+                &text,
+                &format!("{}_count", name::DELIVERY_LAG),
+                r#"handler="billing""#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                &format!("{}_count", name::ATTEMPT_DURATION),
+                r#"handler="billing""#
+            ),
+            Some(3.0)
+        );
+        assert_eq!(
+            value(
+                &text,
+                name::DELIVERIES,
+                r#"handler="audit",outcome="delivered""#
+            ),
+            Some(1.0)
+        );
     }
 }
