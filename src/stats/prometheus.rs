@@ -415,7 +415,7 @@ mod tests {
             body_mismatch: mismatch,
         };
         let accepted = RecordOutcome::Accepted { id: Uuid::now_v7() };
-        m.recorded("stripe", &[accepted.clone()], 2_000);
+        m.recorded("stripe", &[accepted], 2_000);
         let text = m.render(None, &[], 0);
         // Nothing was a duplicate yet: those series are not listed.
         assert_eq!(
@@ -427,7 +427,7 @@ mod tests {
             None
         );
         assert!(!text.contains(name::DUPLICATE_AGE));
-        m.recorded("stripe", &[accepted.clone(), dup(true)], 3_000);
+        m.recorded("stripe", &[accepted, dup(true)], 3_000);
         m.recorded("stripe", &[dup(false)], 3_000);
         m.recorded("github", &[accepted], 3_000);
         m.upkeep();
