@@ -12,8 +12,6 @@ use tokio::sync::watch;
 
 /// Rows deleted per transaction.
 pub const PURGE_BATCH: i64 = 500;
-/// The pause between two purge transactions.
-const PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub fn spawn(
     store: Arc<dyn Store>,
@@ -57,9 +55,6 @@ pub async fn purge_once(store: &dyn Store, now_ms: i64, window: Duration) -> Pur
                 if (n as i64) < PURGE_BATCH {
                     break;
                 }
-                // A moment between transactions for writers waiting on the lock: SQLite has
-                // one writer at a time, and back-to-back deletes would leave ingest no gap.
-                tokio::time::sleep(PURGE_PAUSE).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "retention purge failed; will retry");

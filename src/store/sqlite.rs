@@ -10,10 +10,6 @@
 //! writer connection, and a pool serves reads. Write transactions start with
 //! `BEGIN IMMEDIATE` so a locked database fails fast with `SQLITE_BUSY` after the busy timeout
 //! instead of deadlocking a deferred upgrade.
-//!
-//! WAL checkpoints run on a thread of their own ([`Checkpointer`]), not inside a commit: the
-//! group-commit writer has automatic checkpoints off, so no batch waits while a checkpoint
-//! copies the WAL into the database file and syncs it.
 
 use super::group_commit::{BatchResult, BlockingBatchWriter, GroupCommit};
 use super::handoff::{HandOff, HandOffBatch};
@@ -48,57 +44,6 @@ pub struct SqliteStore {
     group: GroupCommit,
     health: Arc<WriterHealth>,
     file: PathBuf,
-    /// Stops the checkpoint thread when the store goes.
-    _checkpointer: Checkpointer,
-}
-
-/// How often the checkpoint thread copies committed WAL frames into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-
-/// A thread that checkpoints the WAL every [`CHECKPOINT_INTERVAL`] with a connection of its
-/// own (`PASSIVE`: it copies what no reader still needs and never blocks the writer, which
-/// keeps appending meanwhile). With automatic checkpoints, the commit that crossed 1,000 WAL
-/// pages ran the checkpoint itself, and every request in its batch waited for it. Once a
-/// checkpoint has copied every frame, the next write starts the WAL from its beginning again,
-/// so the WAL stays as small as a few intervals' writes. If the thread cannot open its
-/// connection it retries each interval; the store's other (sqlx) connections keep automatic
-/// checkpoints, so the WAL is still checkpointed when they write.
-struct Checkpointer {
-    /// Dropping it wakes the thread, which then ends.
-    _stop: std::sync::mpsc::Sender<()>,
-}
-
-impl Checkpointer {
-    fn spawn(file: PathBuf, busy_timeout: Duration) -> std::io::Result<Self> {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("hookgate-sqlite-checkpoint".into())
-            .spawn(move || {
-                let mut conn: Option<rusqlite::Connection> = None;
-                let mut warned = false;
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
-                {
-                    if conn.is_none() {
-                        conn = SqliteWriter::connect(&file, busy_timeout).ok();
-                    }
-                    let Some(c) = conn.as_ref() else { continue };
-                    // (busy, frames in the WAL, frames checkpointed); a busy result only means
-                    // another checkpoint was running.
-                    match c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        Ok(()) => warned = false,
-                        Err(e) => {
-                            if !warned {
-                                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
-                                warned = true;
-                            }
-                            conn = None;
-                        }
-                    }
-                }
-            })?;
-        Ok(Checkpointer { _stop: stop })
-    }
 }
 
 /// Whether the group-commit writer's last batch failed (a full disk, a read-only or vanished
@@ -163,7 +108,7 @@ impl SqliteStore {
             .await?;
         let health = Arc::new(WriterHealth::default());
         let writer_conn = SqliteWriter {
-            conn: Some(SqliteWriter::connect_writer(&file, cfg.statement_timeout)?),
+            conn: Some(SqliteWriter::connect(&file, cfg.statement_timeout)?),
             file: file.clone(),
             busy_timeout: cfg.statement_timeout,
             health: health.clone(),
@@ -177,17 +122,12 @@ impl SqliteStore {
             handoff,
         )
         .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
-        let checkpointer =
-            Checkpointer::spawn(file.clone(), cfg.statement_timeout).map_err(|e| {
-                StoreError::Unavailable(format!("cannot start the checkpoint thread: {e}"))
-            })?;
         Ok(SqliteStore {
             writer,
             reader,
             group,
             health,
             file,
-            _checkpointer: checkpointer,
         })
     }
 
@@ -228,22 +168,6 @@ impl SqliteWriter {
         Ok(conn)
     }
 
-    /// The group-commit writer's connection: [`SqliteWriter::connect`], with automatic
-    /// checkpoints off (the [`Checkpointer`] thread does them) and a busy handler that retries
-    /// every millisecond ([`writer_busy`]). SQLite's own handler sleeps longer and longer
-    /// between tries (up to 100 ms), so while another connection wrote in a row of short
-    /// transactions (a retention purge), the writer slept through the gaps between them and
-    /// ingest stalled for the whole purge.
-    fn connect_writer(
-        file: &Path,
-        busy_timeout: Duration,
-    ) -> Result<rusqlite::Connection, StoreError> {
-        let conn = SqliteWriter::connect(file, busy_timeout)?;
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
-        conn.busy_handler(Some(writer_busy))?;
-        Ok(conn)
-    }
-
     /// The connection, reopened first if the last batch failed.
     fn connection(&mut self) -> Result<&mut rusqlite::Connection, StoreError> {
         if self.conn.is_none() {
@@ -253,7 +177,7 @@ impl SqliteWriter {
                 ));
             }
             self.next_reopen = Instant::now() + REOPEN_BACKOFF;
-            let conn = SqliteWriter::connect_writer(&self.file, self.busy_timeout)?;
+            let conn = SqliteWriter::connect(&self.file, self.busy_timeout)?;
             tracing::info!("store writer connection reopened");
             self.conn = Some(conn);
         }
@@ -261,24 +185,6 @@ impl SqliteWriter {
             .as_mut()
             .ok_or_else(|| StoreError::Unavailable("no writer connection".into()))
     }
-}
-
-thread_local! {
-    /// How long the group-commit writer on this thread waits for the write lock
-    /// (`store.statement_timeout`), set before each batch: a busy handler is a plain function,
-    /// and each store's writer has a thread of its own. Elsewhere it is 0: no waiting.
-    static WRITER_BUSY_LIMIT_MS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// The group-commit writer's busy handler: try again in a millisecond, until about
-/// [`WRITER_BUSY_LIMIT_MS`] have passed (`retries` counts the tries of this wait).
-fn writer_busy(retries: i32) -> bool {
-    let limit = WRITER_BUSY_LIMIT_MS.with(std::cell::Cell::get);
-    if (retries.max(0) as u64) >= limit {
-        return false;
-    }
-    std::thread::sleep(Duration::from_millis(1));
-    true
 }
 
 /// Whether the database's filesystem takes writes now: the database file and its WAL open for
@@ -321,8 +227,6 @@ impl BlockingBatchWriter for SqliteWriter {
         completions: &[Completion],
         handoff: &mut HandOffBatch,
     ) -> Result<BatchResult, StoreError> {
-        // The busy handler reads this thread's limit (it is a plain function).
-        WRITER_BUSY_LIMIT_MS.with(|l| l.set(self.busy_timeout.as_millis() as u64));
         let result = self
             .connection()
             .and_then(|conn| write_in(conn, events, completions, handoff));
