@@ -28,6 +28,12 @@ fn event(source: &str, event_id: &str, body: &str, handlers: &[&str]) -> NewEven
     }
 }
 
+/// Record `batch`, all of it first-seen.
+async fn record_all_accepted(s: &Arc<dyn Store>, batch: Vec<NewEvent>) {
+    let outcomes = s.record(batch).await.unwrap();
+    assert!(outcomes.iter().all(|o| o.is_accepted()), "{outcomes:?}");
+}
+
 async fn record_one(s: &Arc<dyn Store>, ev: NewEvent) -> RecordOutcome {
     s.record(vec![ev]).await.unwrap().remove(0)
 }
@@ -1107,12 +1113,7 @@ async fn hand_off_leases_what_fits_and_leaves_the_rest_to_claims(url: String) {
         event("ho", "3", "three", &["h"]),
     ];
     let ids: Vec<Uuid> = batch.iter().map(|e| e.id).collect();
-    assert!(s
-        .record(batch)
-        .await
-        .unwrap()
-        .iter()
-        .all(|o| o.is_accepted()));
+    record_all_accepted(&s, batch).await;
     // The batch's requests are answered before its deliveries are handed off: wait for them.
     let first = lane_recv(&mut lane_rx, "a delivery in the lane").await;
     let second = lane_recv(&mut lane_rx, "a second delivery in the lane").await;
@@ -1228,12 +1229,7 @@ async fn sqlite_wal_is_checkpointed_while_ingest_writes() {
         let batch: Vec<NewEvent> = (0..100)
             .map(|i| event("wal", &format!("w{round}_{i}"), &body, &[]))
             .collect();
-        assert!(s
-            .record(batch)
-            .await
-            .unwrap()
-            .iter()
-            .all(|o| o.is_accepted()));
+        record_all_accepted(&s, batch).await;
         largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;
     }

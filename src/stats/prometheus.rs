@@ -242,30 +242,40 @@ impl Metrics {
         });
     }
 
+    /// The handle in `slot`, registered with `register` in this registry the first time.
+    fn series<'s, M>(&self, slot: &'s OnceLock<M>, register: impl FnOnce() -> M) -> &'s M {
+        slot.get_or_init(|| self.with(register))
+    }
+
     pub(super) fn recorded(&self, source: &str, outcomes: &[RecordOutcome], received_at_ms: i64) {
         let series = self.sources.get(source);
         let accepted = outcomes.iter().filter(|o| o.is_accepted()).count() as u64;
         let duplicates = outcomes.len() as u64 - accepted;
-        let counter = |slot: &OnceLock<Counter>, name: &'static str, outcome: &'static str| {
-            slot.get_or_init(|| {
-                self.with(|| counter!(name, "source" => source.to_string(), "outcome" => outcome))
-            })
-            .clone()
-        };
+        let by_outcome = |name: &'static str, outcome: &'static str| move || counter!(name, "source" => source.to_string(), "outcome" => outcome);
         if accepted > 0 {
-            counter(&series.requests_accepted, name::INGEST_REQUESTS, "accepted").increment(1);
-            counter(&series.events_accepted, name::INGEST_EVENTS, "accepted").increment(accepted);
+            self.series(
+                &series.requests_accepted,
+                by_outcome(name::INGEST_REQUESTS, "accepted"),
+            )
+            .increment(1);
+            self.series(
+                &series.events_accepted,
+                by_outcome(name::INGEST_EVENTS, "accepted"),
+            )
+            .increment(accepted);
         } else {
-            counter(
+            self.series(
                 &series.requests_duplicate,
-                name::INGEST_REQUESTS,
-                "duplicate",
+                by_outcome(name::INGEST_REQUESTS, "duplicate"),
             )
             .increment(1);
         }
         if duplicates > 0 {
-            counter(&series.events_duplicate, name::INGEST_EVENTS, "duplicate")
-                .increment(duplicates);
+            self.series(
+                &series.events_duplicate,
+                by_outcome(name::INGEST_EVENTS, "duplicate"),
+            )
+            .increment(duplicates);
         }
         for o in outcomes {
             if let RecordOutcome::Duplicate {
@@ -275,23 +285,17 @@ impl Metrics {
             } = o
             {
                 if *body_mismatch {
-                    series
-                        .body_mismatches
-                        .get_or_init(|| {
-                            self.with(|| {
-                                counter!(name::INGEST_BODY_MISMATCHES, "source" => source.to_string())
-                            })
-                        })
-                        .increment(1);
+                    self.series(
+                        &series.body_mismatches,
+                        || counter!(name::INGEST_BODY_MISMATCHES, "source" => source.to_string()),
+                    )
+                    .increment(1);
                 }
-                series
-                    .duplicate_age
-                    .get_or_init(|| {
-                        self.with(
-                            || histogram!(name::DUPLICATE_AGE, "source" => source.to_string()),
-                        )
-                    })
-                    .record(seconds(received_at_ms - first_seen_at_ms));
+                self.series(
+                    &series.duplicate_age,
+                    || histogram!(name::DUPLICATE_AGE, "source" => source.to_string()),
+                )
+                .record(seconds(received_at_ms - first_seen_at_ms));
             }
         }
     }
@@ -303,40 +307,27 @@ impl Metrics {
             NextState::RetryAt { .. } => &series.attempts_retry,
             NextState::Dead => &series.attempts_dead,
         };
-        attempts
-            .get_or_init(|| {
-                self.with(|| {
-                    counter!(name::DELIVERY_ATTEMPTS, "handler" => handler.to_string(), "outcome" => next.label())
-                })
-            })
-            .increment(1);
-        series
-            .attempt_duration
-            .get_or_init(|| {
-                self.with(|| histogram!(name::ATTEMPT_DURATION, "handler" => handler.to_string()))
-            })
-            .record(seconds(duration_ms));
-        let deliveries = |slot: &OnceLock<Counter>, outcome: &'static str| {
-            slot.get_or_init(|| {
-                self.with(|| {
-                    counter!(name::DELIVERIES, "handler" => handler.to_string(), "outcome" => outcome)
-                })
-            })
-            .increment(1)
-        };
+        self.series(attempts, || {
+            counter!(name::DELIVERY_ATTEMPTS, "handler" => handler.to_string(), "outcome" => next.label())
+        })
+        .increment(1);
+        self.series(
+            &series.attempt_duration,
+            || histogram!(name::ATTEMPT_DURATION, "handler" => handler.to_string()),
+        )
+        .record(seconds(duration_ms));
+        let deliveries = |outcome: &'static str| move || counter!(name::DELIVERIES, "handler" => handler.to_string(), "outcome" => outcome);
         match next {
             NextState::Delivered => {
-                deliveries(&series.delivered, "delivered");
-                series
-                    .lag
-                    .get_or_init(|| {
-                        self.with(
-                            || histogram!(name::DELIVERY_LAG, "handler" => handler.to_string()),
-                        )
-                    })
-                    .record(seconds(lag_ms));
+                self.series(&series.delivered, deliveries("delivered"))
+                    .increment(1);
+                self.series(
+                    &series.lag,
+                    || histogram!(name::DELIVERY_LAG, "handler" => handler.to_string()),
+                )
+                .record(seconds(lag_ms));
             }
-            NextState::Dead => deliveries(&series.dead, "dead"),
+            NextState::Dead => self.series(&series.dead, deliveries("dead")).increment(1),
             NextState::RetryAt { .. } => {}
         }
     }
