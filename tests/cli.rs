@@ -639,7 +639,7 @@ fn the_allocator_settings_are_applied_and_an_operators_own_win() {
         };
         (last("purge_delay"), last("arena_eager_commit"))
     };
-    assert_eq!(run(&[]), (Some("0".into()), Some("0".into())));
+    assert_eq!(run(&[]), (Some("50".into()), Some("0".into())));
     assert_eq!(
         run(&[("MIMALLOC_PURGE_DELAY", "250")]),
         (Some("250".into()), Some("0".into()))

@@ -1,0 +1,13 @@
+-- Every delivery wrote an entry into `deliveries_handler_id (handler, id)` twice: when it was
+-- inserted and again when its attempt was recorded (a completion changes `state`, so it is
+-- never a HOT update and every index gets the new row version). Those writes run inside the
+-- group commit, the gateway's one serial path: with one `http` handler the index cost 3 µs of
+-- Postgres CPU per delivery and 2–4% of the ingest rate (docs/performance.md).
+--
+-- What it served: listing one handler's deliveries newest first. Without it that listing
+-- walks the primary key (UUIDv7, newest first) and skips other handlers' rows, as the
+-- listings by source, event id or time already do; the planner preferred that walk even with
+-- the index there whenever the handler has a fair share of the rows. A handler with very few
+-- deliveries among many (or one removed long ago) now costs a longer walk to list. Dead
+-- letters keep their own partial index (0007), and claims theirs.
+DROP INDEX IF EXISTS deliveries_handler_id;
