@@ -310,7 +310,8 @@ pub struct HandlerConfig {
     /// Per-attempt timeout.
     #[serde(default = "defaults::handler_timeout", with = "humantime_serde")]
     pub timeout: Duration,
-    /// Deliveries in flight to this handler at once (per replica).
+    /// Most deliveries in flight to this handler at once (per replica); below it the
+    /// dispatcher keeps as few as carry the traffic (`dispatch::limit`).
     #[serde(default = "defaults::concurrency")]
     pub concurrency: usize,
     /// Attempts before a delivery is dead.

@@ -1,6 +1,7 @@
 //! Handler operations against the running server: pausing and resuming a handler (stored, so
-//! it survives a restart and holds on every replica), the per-handler circuit breaker, and
-//! isolation of a healthy handler from a broken one.
+//! it survives a restart and holds on every replica), the per-handler circuit breaker,
+//! isolation of a healthy handler from a broken one, and the concurrency limit rising to meet a
+//! slow handler's backlog.
 
 mod common;
 #[path = "common/receiver.rs"]
@@ -384,6 +385,58 @@ async fn a_black_holing_handler_does_not_slow_a_healthy_one() {
     );
     let stuck = handler_status(&app, "stuck").await;
     assert_eq!(stuck["delivered"], 0, "{stuck}");
+    drop(app);
+}
+
+/// A handler that takes 300 ms per request, with a backlog: the dispatcher starts at its
+/// steady 8 attempts in flight (`dispatch::limit`) and must raise that towards the handler's
+/// `concurrency` (default 64), or 300 deliveries would take 300 × 0.3 s / 8 = 11 s. Attempts
+/// in flight are read from the handler's side: requests that arrived within one delay of
+/// each other overlapped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_handler_with_a_backlog_gets_more_attempts_in_flight() {
+    let delay = Duration::from_millis(300);
+    let rx = Receiver::start().await;
+    rx.set_delay(delay);
+    let dir = tempfile::tempdir().unwrap();
+    let dispatch = "\n[dispatch]\npoll_interval = \"20ms\"\nlease = \"30s\"\n";
+    let extra = extra_config(
+        dir.path(),
+        dispatch,
+        &[("slow", &rx.url(), "timeout = \"5s\"\n")],
+    );
+    let url = sqlite_url(dir.path());
+    let app = spawn_app_on(dir, &url, "", &extra).await;
+
+    let n = 300;
+    let started = Instant::now();
+    for i in 0..n {
+        json_with_status(app.post_stripe(&event(&format!("evt_slow{i}"))).await, 200).await;
+    }
+    let posted = started.elapsed();
+    let got = rx.wait_for(n, Duration::from_secs(30)).await;
+    let took = started.elapsed();
+    let mut at: Vec<Instant> = got.iter().map(|r| r.at).collect();
+    at.sort();
+    // Most requests that arrived within (a little less than) one delay of each other were
+    // being worked on together.
+    let window = delay * 9 / 10;
+    let mut most = 0;
+    let mut first = 0;
+    for last in 0..at.len() {
+        while at[last].duration_since(at[first]) > window {
+            first += 1;
+        }
+        most = most.max(last - first + 1);
+    }
+    assert!(
+        most >= 24,
+        "at most {most} attempts overlapped at the handler (posting took {posted:?}, delivering all {took:?})"
+    );
+    assert!(
+        took < Duration::from_secs(9),
+        "300 deliveries to a 300 ms handler took {took:?} (posting took {posted:?}): the limit did not rise"
+    );
     drop(app);
 }
 

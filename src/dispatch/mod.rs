@@ -25,6 +25,7 @@
 
 pub mod breaker;
 pub mod control;
+pub mod limit;
 pub mod retry;
 pub mod routing;
 
@@ -247,7 +248,8 @@ async fn drive_handler(
         cfg,
         shutdown.clone(),
     ));
-    let permits = Arc::new(Semaphore::new(h.concurrency));
+    let mut limit = limit::ConcurrencyLimit::new(h.concurrency);
+    let permits = limit.permits();
     let unrecorded = Arc::new(Semaphore::new(recording_slots(h.concurrency)));
     let mut tasks = JoinSet::new();
     loop {
@@ -259,14 +261,30 @@ async fn drive_handler(
             p = unrecorded.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.wait_for(|s| *s) => break,
         };
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.wait_for(|s| *s) => break,
+        // `bound`: every attempt the limit allows was in flight, so this one waited for a slot.
+        let (permit, bound) = match permits.clone().try_acquire_owned() {
+            Ok(p) => (p, false),
+            Err(tokio::sync::TryAcquireError::Closed) => break,
+            Err(tokio::sync::TryAcquireError::NoPermits) => tokio::select! {
+                p = permits.clone().acquire_owned() => match p { Ok(p) => (p, true), Err(_) => break },
+                _ = shutdown.wait_for(|s| *s) => break,
+            },
         };
-        let d = tokio::select! {
-            d = rx.recv() => match d { Some(d) => d, None => break },
-            _ = shutdown.wait_for(|s| *s) => break,
+        let (d, permit) = match rx.try_recv() {
+            Ok(d) => (d, permit),
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // A slot with no work for it: the limit may come down.
+                let Some(permit) = limit.idle(permit, Instant::now()) else {
+                    continue;
+                };
+                tokio::select! {
+                    d = rx.recv() => match d { Some(d) => (d, permit), None => break },
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+            }
         };
+        limit.taken(d.queued_at.elapsed(), bound);
         // A delivery that waited in the lane until its lease (nearly) lapsed is left to the
         // next claim: attempting it now could overlap another dispatcher's attempt.
         if d.lease_until_ms <= now_ms() + h.timeout.as_millis() as i64 {

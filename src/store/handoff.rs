@@ -143,6 +143,7 @@ impl HandOffBatch {
             left[*i] += 1;
         }
         let mut events: Vec<Option<NewEvent>> = events.into_iter().map(Some).collect();
+        let queued_at = std::time::Instant::now();
         for (permit, i, id, handler) in self.reserved {
             left[i] -= 1;
             let event = if left[i] == 0 {
@@ -170,6 +171,7 @@ impl HandOffBatch {
                 },
                 body: ev.body,
                 headers: ev.headers,
+                queued_at,
             });
         }
         for handler in self.unleased {

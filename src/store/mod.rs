@@ -125,6 +125,9 @@ pub struct ClaimedDelivery {
     pub event: EventSummary,
     pub body: Bytes,
     pub headers: serde_json::Value,
+    /// When this process's dispatcher got it (handed off or claimed): how long it then waits
+    /// in the lane for an attempt is what the handler's concurrency limit follows.
+    pub queued_at: std::time::Instant,
 }
 
 /// Where a delivery goes after an attempt.

@@ -602,6 +602,7 @@ impl Store for PostgresStore {
         .bind(limit)
         .fetch_all(&self.writes)
         .await?;
+        let queued_at = std::time::Instant::now();
         rows.iter()
             .map(|r| {
                 let headers: String = r.try_get("headers")?;
@@ -615,6 +616,7 @@ impl Store for PostgresStore {
                     event: summary_from_row(r)?,
                     body: r.try_get::<Vec<u8>, _>("body")?.into(),
                     headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
+                    queued_at,
                 })
             })
             .collect()

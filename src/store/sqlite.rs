@@ -507,6 +507,7 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
+        let queued_at = std::time::Instant::now();
         rows.iter()
             .map(|r| {
                 let id: String = r.try_get("delivery")?;
@@ -521,6 +522,7 @@ impl Store for SqliteStore {
                     event: summary_from_row(r)?,
                     body: r.try_get::<Vec<u8>, _>("body")?.into(),
                     headers: serde_json::from_str(&headers).unwrap_or(serde_json::Value::Null),
+                    queued_at,
                 })
             })
             .collect()
