@@ -389,10 +389,10 @@ async fn a_black_holing_handler_does_not_slow_a_healthy_one() {
 }
 
 /// A handler that takes 300 ms per request, with a backlog: the dispatcher starts at its
-/// steady 8 attempts in flight (`dispatch::limit`) and must raise that towards the handler's
-/// `concurrency` (default 64), or 300 deliveries would take 300 × 0.3 s / 8 = 11 s. Attempts
-/// in flight are read from the handler's side: requests that arrived within one delay of
-/// each other overlapped.
+/// steady 8 attempts in flight (`dispatch::limit`, shown in `/metrics`) and must raise that
+/// towards the handler's `concurrency` (default 64), or 300 deliveries would take
+/// 300 × 0.3 s / 8 = 11 s. Attempts in flight are also read from the handler's side:
+/// requests that arrived within one delay of each other overlapped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handler_with_a_backlog_gets_more_attempts_in_flight() {
     let delay = Duration::from_millis(300);
@@ -407,6 +407,14 @@ async fn a_slow_handler_with_a_backlog_gets_more_attempts_in_flight() {
     );
     let url = sqlite_url(dir.path());
     let app = spawn_app_on(dir, &url, "", &extra).await;
+    let series = r#"hookgate_handler_concurrency_limit{handler="slow"}"#;
+    until(
+        "the dispatcher to start",
+        Duration::from_secs(5),
+        async || metric(&app, series).await.filter(|&v| v > 0.0),
+    )
+    .await;
+    assert_eq!(metric(&app, series).await, Some(8.0), "the steady limit");
 
     let n = 300;
     let started = Instant::now();
@@ -414,6 +422,10 @@ async fn a_slow_handler_with_a_backlog_gets_more_attempts_in_flight() {
         json_with_status(app.post_stripe(&event(&format!("evt_slow{i}"))).await, 200).await;
     }
     let posted = started.elapsed();
+    until("the limit to rise with the backlog", Duration::from_secs(5), async || {
+        metric(&app, series).await.filter(|&v| v >= 24.0)
+    })
+    .await;
     let got = rx.wait_for(n, Duration::from_secs(30)).await;
     let took = started.elapsed();
     let mut at: Vec<Instant> = got.iter().map(|r| r.at).collect();

@@ -13,7 +13,7 @@ use super::breaker::{Breaker, BreakerConfig};
 use crate::config::HandlerConfig;
 use crate::store::{HandlerPause, Store};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -34,6 +34,9 @@ pub struct HandlerControl {
     local_changes: AtomicU64,
     /// Notified whenever the pause or the breaker state changes (the claimer waits on it).
     pub changed: Notify,
+    /// Attempts this replica's dispatcher allows in flight now ([`super::limit`]); 0 before
+    /// it started.
+    concurrency_limit: AtomicUsize,
 }
 
 impl HandlerControl {
@@ -45,7 +48,16 @@ impl HandlerControl {
             breaker: Breaker::new(breaker),
             local_changes: AtomicU64::new(0),
             changed: Notify::new(),
+            concurrency_limit: AtomicUsize::new(0),
         }
+    }
+
+    pub fn concurrency_limit(&self) -> usize {
+        self.concurrency_limit.load(Ordering::Relaxed)
+    }
+
+    pub fn set_concurrency_limit(&self, limit: usize) {
+        self.concurrency_limit.store(limit, Ordering::Relaxed);
     }
 
     pub fn is_paused(&self) -> bool {

@@ -5,8 +5,10 @@
 //! (or the ceiling, if that is lower). It grows by one for every delivery that waited in the
 //! lane longer than [`WAIT`] while every allowed attempt was in flight: a backlog, or a
 //! handler slow enough that more attempts must overlap to keep up. It comes back down by one,
-//! at most once per [`SHRINK_EVERY`], whenever a worker holds a slot and the lane is empty,
-//! but never below [`STEADY`]. So the limit always lies between a fixed `STEADY` and a fixed
+//! at most once per [`SHRINK_EVERY`], whenever a worker holds a slot and the lane is empty
+//! (checked as deliveries flow: with no traffic at all it stays where it is, which costs
+//! nothing), but never below [`STEADY`]. `/metrics` shows it per handler as
+//! `hookgate_handler_concurrency_limit`. So the limit always lies between a fixed `STEADY` and a fixed
 //! ceiling: a drain or a slow handler gets the ceiling within a few deliveries, and steady
 //! traffic to a fast handler runs at `STEADY`.
 //!
@@ -69,11 +71,14 @@ impl ConcurrencyLimit {
     /// A worker took a delivery that had waited `waited` in the lane; `bound`: the worker
     /// itself had waited for a slot (all were in use). Without that, a long wait was the
     /// dispatcher's thread being busy, which more slots would not cure.
-    pub fn taken(&mut self, waited: Duration, bound: bool) {
-        if bound && waited > WAIT && self.limit < self.ceiling {
+    /// Returns whether the limit rose.
+    pub fn taken(&mut self, waited: Duration, bound: bool) -> bool {
+        let rise = bound && waited > WAIT && self.limit < self.ceiling;
+        if rise {
             self.limit += 1;
             self.permits.add_permits(1);
         }
+        rise
     }
 
     /// A worker holds `permit` and the lane is empty. Returns the permit, or `None` when the
@@ -106,10 +111,10 @@ mod tests {
         assert_eq!(l.limit(), STEADY);
         assert_eq!(l.permits().available_permits(), STEADY);
         // A short wait, or a long one while slots were free, changes nothing.
-        l.taken(WAIT / 2, true);
-        l.taken(LONG, false);
+        assert!(!l.taken(WAIT / 2, true));
+        assert!(!l.taken(LONG, false));
         assert_eq!(l.limit(), STEADY);
-        l.taken(LONG, true);
+        assert!(l.taken(LONG, true));
         assert_eq!(l.limit(), STEADY + 1);
         assert_eq!(l.permits().available_permits(), STEADY + 1);
         for _ in 0..100 {
@@ -123,7 +128,7 @@ mod tests {
     async fn a_ceiling_below_steady_is_the_limit() {
         let mut l = ConcurrencyLimit::new(3);
         assert_eq!(l.limit(), 3);
-        l.taken(LONG, true);
+        assert!(!l.taken(LONG, true));
         assert_eq!(l.limit(), 3);
         let p = l.permits().acquire_owned().await.unwrap();
         assert!(l.idle(p, Instant::now() + SHRINK_EVERY).is_some());

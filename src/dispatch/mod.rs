@@ -249,6 +249,7 @@ async fn drive_handler(
         shutdown.clone(),
     ));
     let mut limit = limit::ConcurrencyLimit::new(h.concurrency);
+    h.control.set_concurrency_limit(limit.limit());
     let permits = limit.permits();
     let unrecorded = Arc::new(Semaphore::new(recording_slots(h.concurrency)));
     let mut tasks = JoinSet::new();
@@ -276,6 +277,7 @@ async fn drive_handler(
             Err(mpsc::error::TryRecvError::Empty) => {
                 // A slot with no work for it: the limit may come down.
                 let Some(permit) = limit.idle(permit, Instant::now()) else {
+                    h.control.set_concurrency_limit(limit.limit());
                     continue;
                 };
                 tokio::select! {
@@ -284,7 +286,9 @@ async fn drive_handler(
                 }
             }
         };
-        limit.taken(d.queued_at.elapsed(), bound);
+        if limit.taken(d.queued_at.elapsed(), bound) {
+            h.control.set_concurrency_limit(limit.limit());
+        }
         // A delivery that waited in the lane until its lease (nearly) lapsed is left to the
         // next claim: attempting it now could overlap another dispatcher's attempt.
         if d.lease_until_ms <= now_ms() + h.timeout.as_millis() as i64 {

@@ -36,6 +36,7 @@ pub mod name {
     pub const BREAKER_STATE: &str = "hookgate_handler_breaker_state";
     pub const BREAKER_OPENS: &str = "hookgate_handler_breaker_opens_total";
     pub const PAUSED: &str = "hookgate_handler_paused";
+    pub const CONCURRENCY_LIMIT: &str = "hookgate_handler_concurrency_limit";
 }
 
 /// Histogram buckets (seconds) of attempt durations.
@@ -219,6 +220,10 @@ impl Metrics {
                 "1 while the handler is paused (as this replica last read it from the store)."
             );
             describe_gauge!(
+                name::CONCURRENCY_LIMIT,
+                "Attempts this replica's dispatcher allows in flight to the handler now (up to its concurrency)."
+            );
+            describe_gauge!(
                 name::STORE_UP,
                 "1 when the store answered the scrape's delivery-health query."
             );
@@ -332,7 +337,8 @@ impl Metrics {
         }
     }
 
-    /// Set the per-handler breaker and pause series from the handlers' controls (at scrape).
+    /// Set the per-handler breaker, pause and concurrency-limit series from the handlers'
+    /// controls (at scrape).
     pub fn handler_controls(&self, controls: &crate::dispatch::control::Controls) {
         self.with(|| {
             for c in controls.iter() {
@@ -341,7 +347,13 @@ impl Metrics {
                 gauge!(name::BREAKER_STATE, "handler" => label.clone())
                     .set(view.state as u8 as f64);
                 counter!(name::BREAKER_OPENS, "handler" => label.clone()).absolute(view.opens);
-                gauge!(name::PAUSED, "handler" => label).set(if c.is_paused() { 1.0 } else { 0.0 });
+                gauge!(name::PAUSED, "handler" => label.clone()).set(if c.is_paused() {
+                    1.0
+                } else {
+                    0.0
+                });
+                gauge!(name::CONCURRENCY_LIMIT, "handler" => label)
+                    .set(c.concurrency_limit() as f64);
             }
         });
     }
