@@ -422,9 +422,11 @@ async fn a_slow_handler_with_a_backlog_gets_more_attempts_in_flight() {
         json_with_status(app.post_stripe(&event(&format!("evt_slow{i}"))).await, 200).await;
     }
     let posted = started.elapsed();
-    until("the limit to rise with the backlog", Duration::from_secs(5), async || {
-        metric(&app, series).await.filter(|&v| v >= 24.0)
-    })
+    until(
+        "the limit to rise with the backlog",
+        Duration::from_secs(5),
+        async || metric(&app, series).await.filter(|&v| v >= 24.0),
+    )
     .await;
     let got = rx.wait_for(n, Duration::from_secs(30)).await;
     let took = started.elapsed();
