@@ -2,15 +2,16 @@
 //! moving, more (up to the handler's `concurrency`) while a backlog waits.
 //!
 //! The configured `concurrency` is a ceiling, not a target. The limit starts at [`STEADY`]
-//! (or the ceiling, if that is lower). It grows by one for every delivery that waited in the
-//! lane longer than [`WAIT`] while every allowed attempt was in flight: a backlog, or a
-//! handler slow enough that more attempts must overlap to keep up. It comes back down by one,
-//! at most once per [`SHRINK_EVERY`], whenever a worker holds a slot and the lane is empty
-//! (checked as deliveries flow: with no traffic at all it stays where it is, which costs
-//! nothing), but never below [`STEADY`]. `/metrics` shows it per handler as
-//! `hookgate_handler_concurrency_limit`. So the limit always lies between a fixed `STEADY` and a fixed
-//! ceiling: a drain or a slow handler gets the ceiling within a few deliveries, and steady
-//! traffic to a fast handler runs at `STEADY`.
+//! (or the ceiling, if that is lower). It grows by one, at most once per [`RISE_EVERY`], when
+//! a delivery waited in the lane longer than [`WAIT`] while every allowed attempt was in
+//! flight: a backlog, or a handler slow enough that more attempts must overlap to keep up. It
+//! comes back down by one, at most once per [`SHRINK_EVERY`], whenever a worker holds a slot
+//! and the lane is empty (checked as deliveries flow: with no traffic at all it stays where
+//! it is, which costs nothing), but never below [`STEADY`]. So the limit always lies between a
+//! fixed `STEADY` and a fixed ceiling: a drain reaches the ceiling within about a tenth of a
+//! second (a slow handler as fast as its attempts free slots), and steady traffic to a fast
+//! handler runs near `STEADY`. `/metrics` shows it per handler as
+//! `hookgate_handler_concurrency_limit`.
 //!
 //! Why not always the ceiling: to a handler that answers in a fraction of a millisecond (a
 //! service on the same host or network), each commit hands the dispatcher a burst of
@@ -34,6 +35,11 @@ pub const STEADY: usize = 8;
 /// A delivery that waited longer than this for a slot, with all slots in use, raises the limit.
 pub const WAIT: Duration = Duration::from_millis(10);
 
+/// The limit goes up by one at most this often: a stall that delivers one big burst (a slow
+/// commit, a hiccup of the machine) raises it a little, not to the ceiling; a real backlog
+/// still reaches the ceiling from [`STEADY`] within about a tenth of a second.
+pub const RISE_EVERY: Duration = Duration::from_millis(2);
+
 /// The limit comes down by one at most this often.
 pub const SHRINK_EVERY: Duration = Duration::from_millis(50);
 
@@ -43,6 +49,7 @@ pub struct ConcurrencyLimit {
     limit: usize,
     floor: usize,
     ceiling: usize,
+    last_rise: Option<Instant>,
     last_shrink: Instant,
 }
 
@@ -55,6 +62,7 @@ impl ConcurrencyLimit {
             limit: floor,
             floor,
             ceiling,
+            last_rise: None,
             last_shrink: Instant::now(),
         }
     }
@@ -68,14 +76,20 @@ impl ConcurrencyLimit {
         self.limit
     }
 
-    /// A worker took a delivery that had waited `waited` in the lane; `bound`: the worker
-    /// itself had waited for a slot (all were in use). Without that, a long wait was the
-    /// dispatcher's thread being busy, which more slots would not cure.
-    /// Returns whether the limit rose.
-    pub fn taken(&mut self, waited: Duration, bound: bool) -> bool {
-        let rise = bound && waited > WAIT && self.limit < self.ceiling;
+    /// A worker took, at `now`, a delivery that had waited `waited` in the lane; `bound`: the
+    /// worker itself had waited for a slot (all were in use). Without that, a long wait was
+    /// the dispatcher's thread being busy, which more slots would not cure. Returns whether
+    /// the limit rose.
+    pub fn taken(&mut self, waited: Duration, bound: bool, now: Instant) -> bool {
+        let rise = bound
+            && waited > WAIT
+            && self.limit < self.ceiling
+            && self
+                .last_rise
+                .is_none_or(|t| now.duration_since(t) >= RISE_EVERY);
         if rise {
             self.limit += 1;
+            self.last_rise = Some(now);
             self.permits.add_permits(1);
         }
         rise
@@ -111,14 +125,18 @@ mod tests {
         assert_eq!(l.limit(), STEADY);
         assert_eq!(l.permits().available_permits(), STEADY);
         // A short wait, or a long one while slots were free, changes nothing.
-        assert!(!l.taken(WAIT / 2, true));
-        assert!(!l.taken(LONG, false));
+        let t0 = Instant::now();
+        assert!(!l.taken(WAIT / 2, true, t0));
+        assert!(!l.taken(LONG, false, t0));
         assert_eq!(l.limit(), STEADY);
-        assert!(l.taken(LONG, true));
+        assert!(l.taken(LONG, true, t0));
         assert_eq!(l.limit(), STEADY + 1);
         assert_eq!(l.permits().available_permits(), STEADY + 1);
-        for _ in 0..100 {
-            l.taken(LONG, true);
+        // At most one step per RISE_EVERY, however many deliveries waited.
+        assert!(!l.taken(LONG, true, t0 + RISE_EVERY / 2));
+        assert_eq!(l.limit(), STEADY + 1);
+        for i in 1..=100u32 {
+            l.taken(LONG, true, t0 + RISE_EVERY * i);
         }
         assert_eq!(l.limit(), 64, "never past the ceiling");
         assert_eq!(l.permits().available_permits(), 64);
@@ -128,7 +146,7 @@ mod tests {
     async fn a_ceiling_below_steady_is_the_limit() {
         let mut l = ConcurrencyLimit::new(3);
         assert_eq!(l.limit(), 3);
-        assert!(!l.taken(LONG, true));
+        assert!(!l.taken(LONG, true, Instant::now()));
         assert_eq!(l.limit(), 3);
         let p = l.permits().acquire_owned().await.unwrap();
         assert!(l.idle(p, Instant::now() + SHRINK_EVERY).is_some());
@@ -138,8 +156,9 @@ mod tests {
     #[tokio::test]
     async fn comes_down_once_per_interval_and_not_below_steady() {
         let mut l = ConcurrencyLimit::new(64);
-        for _ in 0..3 {
-            l.taken(LONG, true);
+        let t = Instant::now();
+        for i in 0..3u32 {
+            l.taken(LONG, true, t + RISE_EVERY * i);
         }
         assert_eq!(l.limit(), STEADY + 3);
         let t0 = Instant::now() + SHRINK_EVERY;

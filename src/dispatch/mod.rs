@@ -286,7 +286,8 @@ async fn drive_handler(
                 }
             }
         };
-        if limit.taken(d.queued_at.elapsed(), bound) {
+        let now = Instant::now();
+        if limit.taken(now.duration_since(d.queued_at), bound, now) {
             h.control.set_concurrency_limit(limit.limit());
         }
         // A delivery that waited in the lane until its lease (nearly) lapsed is left to the
