@@ -707,12 +707,15 @@ async fn retention_purges_in_batches_only_what_the_moved_clock_expired(s: Arc<dy
 }
 
 /// A purge of many expired rows runs in short transactions, so ingest keeps going while it
-/// runs: no write waits behind the whole purge.
+/// runs: no write waits behind the whole purge. (A purge that held its lock throughout would
+/// let no write finish before it ends; two or more finishing during it show the interleaving.
+/// On a loaded machine a durable write can take tens of milliseconds, so the purge is made
+/// long enough, 40 transactions, for a few of them.)
 async fn retention_does_not_stall_concurrent_ingest(s: Arc<dyn Store>) {
     use hookgate::retention::purge_once;
     let window = std::time::Duration::from_secs(7 * 24 * 3600);
     let old = store::now_ms() - window.as_millis() as i64 - 60_000;
-    for chunk in 0..20 {
+    for chunk in 0..40 {
         let batch: Vec<NewEvent> = (0..500)
             .map(|i| {
                 let mut e = event("old", &format!("o{chunk}_{i}"), "x", &[]);
@@ -745,10 +748,10 @@ async fn retention_does_not_stall_concurrent_ingest(s: Arc<dyn Store>) {
         i += 1;
     }
     let (p, took) = purge.await.unwrap();
-    assert_eq!(p.inbox_rows, 10_000);
-    assert!(p.batches >= 20, "{p:?}");
+    assert_eq!(p.inbox_rows, 20_000);
+    assert!(p.batches >= 40, "{p:?}");
     assert!(
-        during >= 3,
+        during >= 2,
         "ingest must progress while the purge runs ({during} writes during {took:?})"
     );
     assert!(
