@@ -28,6 +28,21 @@ fn extra_config(dir: &std::path::Path, dispatch: &str, handlers: &[(&str, &str, 
     extra
 }
 
+/// Fast polling, and leases long enough that none lapses during a test.
+const LONG_LEASE_DISPATCH: &str = "\n[dispatch]\npoll_interval = \"20ms\"\nlease = \"30s\"\n";
+
+/// A gateway on SQLite with one handler `name` (`more`: its extra settings) delivering to a
+/// receiver that answers after `delay`.
+async fn app_with_a_slow_handler(name: &str, delay: Duration, more: &str) -> (Receiver, TestApp) {
+    let rx = Receiver::start().await;
+    rx.set_delay(delay);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = extra_config(dir.path(), LONG_LEASE_DISPATCH, &[(name, &rx.url(), more)]);
+    let url = sqlite_url(dir.path());
+    let app = spawn_app_on(dir, &url, "", &extra).await;
+    (rx, app)
+}
+
 fn event(id: &str) -> String {
     format!(r#"{{"id":"{id}","object":"event","type":"invoice.paid"}}"#)
 }
@@ -174,17 +189,8 @@ async fn postgres_pause_survives_a_restart_and_resume_drains() {
 /// unattempted, with their leases released: with a 30 s lease, a resume delivers them at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_gives_back_what_was_already_queued() {
-    let rx = Receiver::start().await;
-    rx.set_delay(Duration::from_millis(400));
-    let dir = tempfile::tempdir().unwrap();
-    let dispatch = "\n[dispatch]\npoll_interval = \"20ms\"\nlease = \"30s\"\n";
-    let extra = extra_config(
-        dir.path(),
-        dispatch,
-        &[("billing", &rx.url(), "concurrency = 1\n")],
-    );
-    let url = sqlite_url(dir.path());
-    let app = spawn_app_on(dir, &url, "", &extra).await;
+    let (rx, app) =
+        app_with_a_slow_handler("billing", Duration::from_millis(400), "concurrency = 1\n").await;
     for i in 0..6 {
         json_with_status(app.post_stripe(&event(&format!("evt_q{i}"))).await, 200).await;
     }
@@ -350,10 +356,9 @@ async fn a_black_holing_handler_does_not_slow_a_healthy_one() {
     });
     let rx = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let dispatch = "\n[dispatch]\npoll_interval = \"20ms\"\nlease = \"30s\"\n";
     let extra = extra_config(
         dir.path(),
-        dispatch,
+        LONG_LEASE_DISPATCH,
         &[
             ("billing", &rx.url(), ""),
             ("stuck", &hole_url, "timeout = \"10s\"\nconcurrency = 4\n"),
@@ -396,17 +401,7 @@ async fn a_black_holing_handler_does_not_slow_a_healthy_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handler_with_a_backlog_gets_more_attempts_in_flight() {
     let delay = Duration::from_millis(300);
-    let rx = Receiver::start().await;
-    rx.set_delay(delay);
-    let dir = tempfile::tempdir().unwrap();
-    let dispatch = "\n[dispatch]\npoll_interval = \"20ms\"\nlease = \"30s\"\n";
-    let extra = extra_config(
-        dir.path(),
-        dispatch,
-        &[("slow", &rx.url(), "timeout = \"5s\"\n")],
-    );
-    let url = sqlite_url(dir.path());
-    let app = spawn_app_on(dir, &url, "", &extra).await;
+    let (rx, app) = app_with_a_slow_handler("slow", delay, "timeout = \"5s\"\n").await;
     let series = r#"hookgate_handler_concurrency_limit{handler="slow"}"#;
     until(
         "the dispatcher to start",

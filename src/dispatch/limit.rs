@@ -25,6 +25,7 @@
 //! a burst waited up to 3 ms on a saturated two-core machine with slots to spare), so the
 //! limit does not climb on noise; a real backlog waits longer than that within a burst.
 
+use super::control::HandlerControl;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -44,7 +45,9 @@ pub const RISE_EVERY: Duration = Duration::from_millis(2);
 pub const SHRINK_EVERY: Duration = Duration::from_millis(50);
 
 /// One handler's limit: a semaphore whose size moves between [`STEADY`] and the ceiling.
+/// Every change is published on the handler's control, where `/metrics` reads it.
 pub struct ConcurrencyLimit {
+    control: Arc<HandlerControl>,
     permits: Arc<Semaphore>,
     limit: usize,
     floor: usize,
@@ -54,10 +57,12 @@ pub struct ConcurrencyLimit {
 }
 
 impl ConcurrencyLimit {
-    pub fn new(ceiling: usize) -> Self {
+    pub fn new(ceiling: usize, control: Arc<HandlerControl>) -> Self {
         let ceiling = ceiling.max(1);
         let floor = STEADY.min(ceiling);
+        control.set_concurrency_limit(floor);
         ConcurrencyLimit {
+            control,
             permits: Arc::new(Semaphore::new(floor)),
             limit: floor,
             floor,
@@ -91,6 +96,7 @@ impl ConcurrencyLimit {
             self.limit += 1;
             self.last_rise = Some(now);
             self.permits.add_permits(1);
+            self.control.set_concurrency_limit(self.limit);
         }
         rise
     }
@@ -106,6 +112,7 @@ impl ConcurrencyLimit {
             self.limit -= 1;
             self.last_shrink = now;
             permit.forget();
+            self.control.set_concurrency_limit(self.limit);
             None
         } else {
             Some(permit)
@@ -116,12 +123,22 @@ impl ConcurrencyLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::breaker::BreakerConfig;
+
+    fn limit(ceiling: usize) -> ConcurrencyLimit {
+        let breaker = BreakerConfig {
+            threshold: 0,
+            probe_base: Duration::from_secs(1),
+            probe_cap: Duration::from_secs(1),
+        };
+        ConcurrencyLimit::new(ceiling, Arc::new(HandlerControl::new("h", breaker)))
+    }
 
     const LONG: Duration = Duration::from_millis(11);
 
     #[tokio::test]
     async fn starts_steady_and_grows_only_on_waits_with_every_slot_in_use() {
-        let mut l = ConcurrencyLimit::new(64);
+        let mut l = limit(64);
         assert_eq!(l.limit(), STEADY);
         assert_eq!(l.permits().available_permits(), STEADY);
         // A short wait, or a long one while slots were free, changes nothing.
@@ -139,12 +156,13 @@ mod tests {
             l.taken(LONG, true, t0 + RISE_EVERY * i);
         }
         assert_eq!(l.limit(), 64, "never past the ceiling");
+        assert_eq!(l.control.concurrency_limit(), 64, "published");
         assert_eq!(l.permits().available_permits(), 64);
     }
 
     #[tokio::test]
     async fn a_ceiling_below_steady_is_the_limit() {
-        let mut l = ConcurrencyLimit::new(3);
+        let mut l = limit(3);
         assert_eq!(l.limit(), 3);
         assert!(!l.taken(LONG, true, Instant::now()));
         assert_eq!(l.limit(), 3);
@@ -155,7 +173,7 @@ mod tests {
 
     #[tokio::test]
     async fn comes_down_once_per_interval_and_not_below_steady() {
-        let mut l = ConcurrencyLimit::new(64);
+        let mut l = limit(64);
         let t = Instant::now();
         for i in 0..3u32 {
             l.taken(LONG, true, t + RISE_EVERY * i);
@@ -177,5 +195,6 @@ mod tests {
         }
         assert_eq!(l.limit(), STEADY);
         assert_eq!(l.permits().available_permits(), STEADY);
+        assert_eq!(l.control.concurrency_limit(), STEADY, "published");
     }
 }

@@ -248,8 +248,7 @@ async fn drive_handler(
         cfg,
         shutdown.clone(),
     ));
-    let mut limit = limit::ConcurrencyLimit::new(h.concurrency);
-    h.control.set_concurrency_limit(limit.limit());
+    let mut limit = limit::ConcurrencyLimit::new(h.concurrency, h.control.clone());
     let permits = limit.permits();
     let unrecorded = Arc::new(Semaphore::new(recording_slots(h.concurrency)));
     let mut tasks = JoinSet::new();
@@ -277,7 +276,6 @@ async fn drive_handler(
             Err(mpsc::error::TryRecvError::Empty) => {
                 // A slot with no work for it: the limit may come down.
                 let Some(permit) = limit.idle(permit, Instant::now()) else {
-                    h.control.set_concurrency_limit(limit.limit());
                     continue;
                 };
                 tokio::select! {
@@ -287,9 +285,7 @@ async fn drive_handler(
             }
         };
         let now = Instant::now();
-        if limit.taken(now.duration_since(d.queued_at), bound, now) {
-            h.control.set_concurrency_limit(limit.limit());
-        }
+        limit.taken(now.duration_since(d.queued_at), bound, now);
         // A delivery that waited in the lane until its lease (nearly) lapsed is left to the
         // next claim: attempting it now could overlap another dispatcher's attempt.
         if d.lease_until_ms <= now_ms() + h.timeout.as_millis() as i64 {
