@@ -12,13 +12,21 @@
 # after the stall without a restart. The script prints the answers per second and the
 # gateway's RSS sampled every half second.
 #
-# Env: CONNECTIONS (1024), QUEUE_DEPTH (256), STORE_TIMEOUT (2s), BEFORE (3), STALL (6), AFTER (5),
+# With large bodies (`BODY_SIZE=262144 REPEAT=0 QUEUE_DEPTH=8192`) it shows the queue's byte
+# bound (`store.queue_bytes`, QUEUE_BYTES) keeping memory flat where the request bound alone
+# would let the queue hold one body per connection.
+#
+# Env: CONNECTIONS (1024), QUEUE_DEPTH (256), QUEUE_BYTES (67108864), BODY_SIZE (1024), REPEAT (0.1),
+# STORE_TIMEOUT (2s), BEFORE (3), STALL (6), AFTER (5),
 # HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CONNECTIONS="${CONNECTIONS:-1024}"
 QUEUE_DEPTH="${QUEUE_DEPTH:-256}"
+QUEUE_BYTES="${QUEUE_BYTES:-67108864}"
+BODY_SIZE="${BODY_SIZE:-1024}"
+REPEAT="${REPEAT:-0.1}"
 STORE_TIMEOUT="${STORE_TIMEOUT:-2s}"
 BEFORE="${BEFORE:-3}"
 STALL="${STALL:-6}"
@@ -50,6 +58,7 @@ listen = "127.0.0.1:$PORT_GATE"
 [store]
 url = "$via_proxy"
 queue_depth = $QUEUE_DEPTH
+queue_bytes = $QUEUE_BYTES
 timeout = "$STORE_TIMEOUT"
 statement_timeout = "$STORE_TIMEOUT"
 retry_after = "2s"
@@ -70,7 +79,7 @@ for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT_GATE/re
 
 total=$((BEFORE + STALL + AFTER))
 "$BIN/hookgate-load" --url "http://127.0.0.1:$PORT_GATE/webhooks/bench" --provider stripe --secret "$SECRET" \
-  --connections "$CONNECTIONS" --warmup 0 --duration "$total" --repeat 0.1 --timeline --json >"$WORK/load.json" &
+  --connections "$CONNECTIONS" --warmup 0 --duration "$total" --repeat "$REPEAT" --body-size "$BODY_SIZE" --timeline --json >"$WORK/load.json" &
 LOAD=$!
 sleep "$BEFORE"; kill -USR1 "$PROXY"
 sleep "$STALL"; kill -USR2 "$PROXY"
@@ -78,7 +87,7 @@ wait "$LOAD"
 # One request after the run, as a provider's retry would come.
 after="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_GATE/readyz")"
 
-echo "overload: $CONNECTIONS connections, store.queue_depth $QUEUE_DEPTH, store.timeout $STORE_TIMEOUT; database stalled from second $BEFORE to $((BEFORE + STALL))"
+echo "overload: $CONNECTIONS connections, $BODY_SIZE-byte bodies, store.queue_depth $QUEUE_DEPTH, store.queue_bytes $QUEUE_BYTES, store.timeout $STORE_TIMEOUT; database stalled from second $BEFORE to $((BEFORE + STALL))"
 python3 - "$WORK/load.json" "$WORK/rss.txt" "$BEFORE" "$STALL" <<'PY'
 import json, sys
 load = json.load(open(sys.argv[1]))

@@ -52,6 +52,12 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body; larger ones get 413 without being buffered.
     pub max_body_bytes: usize,
+    /// Bytes of request bodies all webhook requests together may be reading at once (a
+    /// body's declared `Content-Length`, or `max_body_bytes` when it has none); past it a
+    /// request gets 503 `overloaded` with `Retry-After` before its body is read. With
+    /// `store.queue_bytes` it bounds the memory bodies take, however many clients connect.
+    /// One request is always admitted when no body is being read.
+    pub max_inflight_body_bytes: usize,
     /// How long a client may take to send its body.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -94,6 +100,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
+            max_inflight_body_bytes: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(10),
             public_url: None,
             shutdown_grace: Duration::from_secs(10),
@@ -135,9 +142,24 @@ pub struct StoreConfig {
     pub writers: usize,
     /// Requests that may wait for the writer before new ones get 503 `overloaded`.
     pub queue_depth: usize,
+    /// Bytes of request bodies that may wait for the writer (queued, or in the batch being
+    /// written) before new requests get 503 `overloaded`: with large bodies this bound is
+    /// reached long before `queue_depth`, and it keeps a stalled store from filling memory.
+    /// A request is always admitted when nothing waits, whatever its size.
+    pub queue_bytes: usize,
     /// How often expired inbox rows are purged.
     #[serde(with = "humantime_serde")]
     pub purge_interval: Duration,
+}
+
+impl StoreConfig {
+    /// The group-commit queue's two bounds.
+    pub fn queue_limits(&self) -> crate::store::group_commit::QueueLimits {
+        crate::store::group_commit::QueueLimits {
+            depth: self.queue_depth,
+            bytes: self.queue_bytes,
+        }
+    }
 }
 
 impl Default for StoreConfig {
@@ -153,6 +175,7 @@ impl Default for StoreConfig {
             max_batch: 256,
             writers: 1,
             queue_depth: 8192,
+            queue_bytes: 64 * 1024 * 1024,
             purge_interval: Duration::from_secs(60),
         }
     }
@@ -506,15 +529,22 @@ impl Config {
         if self.server.max_header_bytes < 1024 {
             problems.push("server.max_header_bytes must be at least 1024".into());
         }
+        if self.server.max_inflight_body_bytes == 0 {
+            problems.push("server.max_inflight_body_bytes must be greater than 0".into());
+        }
         if self.server.max_body_bytes == 0 {
             problems.push("server.max_body_bytes must be greater than 0".into());
         }
         if self.dispatch.threads == 0 {
             problems.push("dispatch.threads must be greater than 0".into());
         }
-        if self.store.max_batch == 0 || self.store.queue_depth == 0 || self.store.pool_size == 0 {
+        if self.store.max_batch == 0
+            || self.store.queue_depth == 0
+            || self.store.queue_bytes == 0
+            || self.store.pool_size == 0
+        {
             problems.push(
-                "store.max_batch, store.queue_depth and store.pool_size must be greater than 0"
+                "store.max_batch, store.queue_depth, store.queue_bytes and store.pool_size must be greater than 0"
                     .into(),
             );
         }

@@ -13,8 +13,10 @@
 //! [`replay`] (re-delivery), [`retention`] (purging past the dedupe window), [`stats`]
 //! (per-minute counters and Prometheus metrics), [`server`] (lifecycle), [`cli`] and [`send`]
 //! (the command line), [`client`] (calls a running gateway's admin API) with the commands that
-//! use it, [`deliveries`] and [`handlers_cli`], [`telemetry`] (logging).
+//! use it, [`deliveries`] and [`handlers_cli`], [`telemetry`] (logging), [`budget`] (bounds
+//! on the bytes of request bodies held in memory).
 
+pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod config;

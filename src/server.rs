@@ -69,6 +69,7 @@ impl Server {
             controls: dispatcher.controls(),
             settings: EdgeSettings {
                 max_body_bytes: config.server.max_body_bytes,
+                body_budget: crate::budget::ByteBudget::new(config.server.max_inflight_body_bytes),
                 max_header_bytes: config.server.max_header_bytes,
                 request_timeout: config.server.request_timeout,
                 store_timeout: config.store.timeout,

@@ -574,3 +574,75 @@ async fn a_bad_signature_flood_from_one_address_is_429_before_verification() {
     );
     assert_eq!(server.store().count_events().await.unwrap(), 4);
 }
+
+/// A Stripe event padded to `len` bytes.
+fn padded_event(id: &str, len: usize) -> String {
+    let head =
+        format!(r#"{{"id":"{id}","object":"event","type":"payment_intent.succeeded","pad":""#);
+    let pad = len - head.len() - 2;
+    format!("{head}{}\"}}", "x".repeat(pad))
+}
+
+/// Bodies being read hold the edge's byte budget (`server.max_inflight_body_bytes`): while
+/// slow clients hold it, another request is refused at once with 503 `overloaded` and
+/// `Retry-After`, without its body being read; once they finish, it gets in. Memory for
+/// bodies stays bounded by configuration however many clients send at once.
+#[tokio::test]
+async fn bodies_past_the_in_flight_budget_are_refused_at_once_until_the_budget_frees() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let text = base_config(dir.path(), &url, "retry_after = \"3s\"", "").replace(
+        "max_body_bytes = 65536",
+        "max_body_bytes = 65536\nmax_inflight_body_bytes = 50000",
+    );
+    let config = hookgate::config::Config::from_toml(&text).unwrap();
+    let server = hookgate::server::Server::start(config).await.unwrap();
+    let request = |body: &str| {
+        format!(
+            "{}content-length: {}\r\n\r\n{body}",
+            stripe_head(body),
+            body.len()
+        )
+    };
+
+    // Two slow clients have declared 20,000-byte bodies and sent 100 bytes of each.
+    let mut slow = Vec::new();
+    for i in 0..2 {
+        let wire = request(&padded_event(&format!("evt_slow_{i}"), 20_000));
+        let mut conn = TcpStream::connect(server.addr()).await.unwrap();
+        let cut = wire.len() - 20_000 + 100;
+        conn.write_all(&wire.as_bytes()[..cut]).await.unwrap();
+        slow.push((conn, wire[cut..].to_string()));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // 40,000 held: another 20,000 would pass 50,000.
+    let third = request(&padded_event("evt_third", 20_000));
+    let mut conn = TcpStream::connect(server.addr()).await.unwrap();
+    let started = std::time::Instant::now();
+    conn.write_all(third.as_bytes()).await.unwrap();
+    let (status, head, body) = read_response(&mut conn).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(head.contains("retry-after: 3"), "{head}");
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["code"], "overloaded");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once, not after the slow clients"
+    );
+
+    // The slow clients finish: both accepted, and the budget is free again.
+    for (mut conn, rest) in slow {
+        conn.write_all(rest.as_bytes()).await.unwrap();
+        let (status, _, body) = read_response(&mut conn).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"accepted\""), "{body}");
+    }
+    let mut conn = TcpStream::connect(server.addr()).await.unwrap();
+    conn.write_all(third.as_bytes()).await.unwrap();
+    let (status, _, body) = read_response(&mut conn).await;
+    assert_eq!(
+        status, 200,
+        "the refused event gets in when retried: {body}"
+    );
+}

@@ -88,6 +88,9 @@ pub async fn ingest(
         return Err(reject(&app, &source.name, rid, None, e));
     }
     let (parts, body) = req.into_parts();
+    // Held while the body is read and checked, until the store's queue takes it over.
+    let reading = reserve_body(&parts.headers, &app.settings)
+        .map_err(|e| reject(&app, &source.name, rid, None, e))?;
     let body = read_body(body, &parts.headers, &app.settings)
         .await
         .map_err(|e| reject(&app, &source.name, rid, None, e))?;
@@ -199,6 +202,7 @@ pub async fn ingest(
         })
         .collect();
 
+    drop(reading);
     let outcomes =
         match tokio::time::timeout(app.settings.store_timeout, app.store.record(events)).await {
             Ok(Ok(o)) => o,
@@ -297,6 +301,31 @@ fn store_failure(app: &AppState, source: &str, request_id: &str, e: StoreError) 
     reject(app, source, request_id, None, e)
 }
 
+/// Take the body's bytes from the edge's budget before reading it: its declared
+/// `Content-Length`, or the most a body may be when it declares none. Refused with 503
+/// `overloaded` when the bodies already being read hold the budget.
+fn reserve_body(
+    headers: &HeaderMap,
+    settings: &super::EdgeSettings,
+) -> Result<crate::budget::BudgetGuard, ApiError> {
+    let bytes = declared_length(headers).map_or(settings.max_body_bytes, |len| {
+        usize::try_from(len).map_or(settings.max_body_bytes, |l| l.min(settings.max_body_bytes))
+    });
+    settings
+        .body_budget
+        .take_guard(bytes)
+        .ok_or(ApiError::Overloaded {
+            retry_after: settings.retry_after,
+        })
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Read the body under the byte limit and the request deadline. A declared `Content-Length`
 /// over the limit is refused before reading anything; a chunked body is cut off as soon as
 /// it passes the limit.
@@ -306,10 +335,7 @@ async fn read_body(
     settings: &super::EdgeSettings,
 ) -> Result<Bytes, ApiError> {
     let limit = settings.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(headers);
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }

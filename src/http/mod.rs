@@ -46,6 +46,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct EdgeSettings {
     pub max_body_bytes: usize,
+    /// Bodies being read, all requests together (`server.max_inflight_body_bytes`).
+    pub body_budget: Arc<crate::budget::ByteBudget>,
     /// Largest header block (`server.max_header_bytes`), enforced by [`edge_guard`].
     pub max_header_bytes: usize,
     pub request_timeout: Duration,

@@ -14,10 +14,14 @@
 //! request is ever acknowledged for a write that did not commit, and a completion that was not
 //! written only means its lease lapses and the delivery is made again. A full queue answers
 //! ingest `Overloaded` at once instead of queueing without bound; completions wait for room
-//! (there are at most as many as deliveries in flight).
+//! (there are at most as many as deliveries in flight). The queue is bounded twice
+//! ([`QueueLimits`]): by requests, and by the bytes of their bodies ([`crate::budget`]),
+//! counted from the moment a request is queued until its batch has been written, so large
+//! bodies cannot fill memory when the store stalls.
 
 use super::handoff::{HandOff, HandOffBatch};
 use super::{Completion, NewEvent, RecordOutcome, StoreError};
+use crate::budget::ByteBudget;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +64,8 @@ type CompleteReply = oneshot::Sender<Result<bool, StoreError>>;
 enum Job {
     Record {
         events: Vec<NewEvent>,
+        /// What the request holds against [`ByteBudget`], given back once it is written.
+        bytes: usize,
         reply: RecordReply,
     },
     Complete {
@@ -68,10 +74,33 @@ enum Job {
     },
 }
 
+/// How much may wait for the writer before ingest is refused with `Overloaded`
+/// (`store.queue_depth`, `store.queue_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Requests and completions in the queue.
+    pub depth: usize,
+    /// Bytes of request bodies queued or in the batch being written.
+    pub bytes: usize,
+}
+
+/// What one request's events hold while they wait: the body once (a batch request's events
+/// share it) and each event's own id and headers.
+fn queued_bytes(events: &[NewEvent]) -> usize {
+    let shared = events.first().map_or(0, |e| e.body.len());
+    events.iter().fold(shared, |n, e| {
+        n + e.event_id.len() + e.source.len() + EVENT_OVERHEAD_BYTES
+    })
+}
+
+/// Rough per-event cost beyond the body (struct, kept headers, handler list).
+const EVENT_OVERHEAD_BYTES: usize = 256;
+
 /// The queue in front of the writer task(s). Cloning shares the queue.
 #[derive(Clone)]
 pub struct GroupCommit {
     queue: mpsc::Sender<Job>,
+    budget: Arc<ByteBudget>,
 }
 
 impl GroupCommit {
@@ -87,11 +116,13 @@ impl GroupCommit {
         make_writer: impl FnOnce() -> W + Send + 'static,
         writers: usize,
         max_batch: usize,
-        queue_depth: usize,
+        limits: QueueLimits,
         write_timeout: Duration,
         handoff: Option<HandOff>,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel(queue_depth.max(1));
+        let (tx, rx) = mpsc::channel(limits.depth.max(1));
+        let budget = ByteBudget::new(limits.bytes);
+        let writer_budget = budget.clone();
         let rx = Arc::new(Mutex::new(rx));
         let handoff = handoff.map(Arc::new);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -109,6 +140,7 @@ impl GroupCommit {
                             max_batch.max(1),
                             write_timeout,
                             handoff.clone(),
+                            writer_budget.clone(),
                         )
                     });
                     futures::future::join_all(loops).await;
@@ -116,7 +148,7 @@ impl GroupCommit {
                     drop(writer);
                 });
             })?;
-        Ok(GroupCommit { queue: tx })
+        Ok(GroupCommit { queue: tx, budget })
     }
 
     /// Start one writer on a dedicated thread. There is no write timeout there (a thread
@@ -126,31 +158,28 @@ impl GroupCommit {
         name: &str,
         mut writer: impl BlockingBatchWriter,
         max_batch: usize,
-        queue_depth: usize,
+        limits: QueueLimits,
         handoff: Option<HandOff>,
     ) -> std::io::Result<Self> {
-        let (tx, mut rx) = mpsc::channel::<Job>(queue_depth.max(1));
+        let (tx, mut rx) = mpsc::channel::<Job>(limits.depth.max(1));
+        let budget = ByteBudget::new(limits.bytes);
+        let writer_budget = budget.clone();
         let handoff = handoff.map(Arc::new);
         let max_batch = max_batch.max(1);
         std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
                 let mut jobs = Vec::with_capacity(max_batch);
-                while let Some(first) = rx.blocking_recv() {
-                    jobs.push(first);
-                    while jobs.len() < max_batch {
-                        match rx.try_recv() {
-                            Ok(job) => jobs.push(job),
-                            Err(_) => break,
-                        }
-                    }
+                let mut carried = None;
+                while let Some(first) = carried.take().or_else(|| rx.blocking_recv()) {
+                    carried = fill_batch(&mut jobs, first, &mut rx, max_batch);
                     let mut batch = Drained::new(jobs.drain(..), handoff.as_ref());
                     let result =
                         writer.write_batch(&batch.events, &batch.completions, &mut batch.handoff);
-                    batch.answer(result);
+                    batch.answer(result, &writer_budget);
                 }
             })?;
-        Ok(GroupCommit { queue: tx })
+        Ok(GroupCommit { queue: tx, budget })
     }
 
     /// Record one request's events; resolves when they are committed (or failed).
@@ -158,13 +187,22 @@ impl GroupCommit {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let bytes = queued_bytes(&events);
+        if !self.budget.take(bytes) {
+            return Err(StoreError::Overloaded);
+        }
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .try_send(Job::Record { events, reply })
-            .map_err(|e| match e {
+        if let Err(e) = self.queue.try_send(Job::Record {
+            events,
+            bytes,
+            reply,
+        }) {
+            self.budget.give_back(bytes);
+            return Err(match e {
                 mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => stopped(),
-            })?;
+            });
+        }
         answer.await.map_err(|_| stopped())?
     }
 
@@ -183,9 +221,50 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("store writer has stopped".into())
 }
 
+/// Most bytes of request bodies in one batch: a stalled store's backlog is written in
+/// statements that finish well within `store.timeout` (a 64 MiB statement took over a second
+/// here, and one that times out fails every request in it), and the statement the writer
+/// encodes stays small.
+const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+impl Job {
+    fn bytes(&self) -> usize {
+        match self {
+            Job::Record { bytes, .. } => *bytes,
+            Job::Complete { .. } => 0,
+        }
+    }
+}
+
+/// Start a batch with `first` and add whatever is queued now, without waiting for more, up to
+/// `max_batch` jobs and [`MAX_BATCH_BYTES`] (the first job always goes in). A job that would
+/// pass the byte bound is returned, to start the next batch.
+fn fill_batch(
+    jobs: &mut Vec<Job>,
+    first: Job,
+    rx: &mut mpsc::Receiver<Job>,
+    max_batch: usize,
+) -> Option<Job> {
+    let mut bytes = first.bytes();
+    jobs.push(first);
+    while jobs.len() < max_batch {
+        let Ok(job) = rx.try_recv() else {
+            return None;
+        };
+        bytes += job.bytes();
+        if bytes > MAX_BATCH_BYTES {
+            return Some(job);
+        }
+        jobs.push(job);
+    }
+    None
+}
+
 /// The jobs of one batch, split into what the writer writes and whom to answer.
 struct Drained {
     events: Vec<NewEvent>,
+    /// Held against the [`ByteBudget`] until the batch is answered.
+    bytes: usize,
     record_replies: Vec<(RecordReply, usize)>,
     completions: Vec<Completion>,
     complete_replies: Vec<CompleteReply>,
@@ -196,6 +275,7 @@ impl Drained {
     fn new(jobs: impl Iterator<Item = Job>, handoff: Option<&Arc<HandOff>>) -> Self {
         let mut d = Drained {
             events: Vec::new(),
+            bytes: 0,
             record_replies: Vec::new(),
             completions: Vec::new(),
             complete_replies: Vec::new(),
@@ -208,7 +288,12 @@ impl Drained {
         // provider will retry and be answered as a duplicate, so nothing is lost either way.
         for job in jobs {
             match job {
-                Job::Record { events, reply } => {
+                Job::Record {
+                    events,
+                    bytes,
+                    reply,
+                } => {
+                    d.bytes += bytes;
                     d.record_replies.push((reply, events.len()));
                     d.events.extend(events);
                 }
@@ -224,7 +309,9 @@ impl Drained {
     /// Answer every job with its own part of `result`, then hand off what was committed. The
     /// requests go first: their answers are what the clients wait for, while the deliveries
     /// are the dispatcher's to start, and building them costs the writer more than answering.
-    fn answer(self, result: Result<BatchResult, StoreError>) {
+    /// The batch's bytes go back to `budget` once every request has its answer.
+    fn answer(self, result: Result<BatchResult, StoreError>, budget: &ByteBudget) {
+        let bytes = self.bytes;
         match result {
             Ok(BatchResult { outcomes, applied }) => {
                 let mut rest = outcomes.into_iter();
@@ -247,6 +334,7 @@ impl Drained {
                 }
             }
         }
+        budget.give_back(bytes);
     }
 }
 
@@ -256,15 +344,21 @@ async fn writer_loop(
     max_batch: usize,
     write_timeout: Duration,
     handoff: Option<Arc<HandOff>>,
+    budget: Arc<ByteBudget>,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
+    let mut carried = None;
     loop {
         {
             let mut rx = queue.lock().await;
-            // Whatever is queued now, up to the limit, without waiting for more.
-            if rx.recv_many(&mut jobs, max_batch).await == 0 {
-                return; // every sender is gone: the store was dropped
-            }
+            let first = match carried.take() {
+                Some(job) => job,
+                None => match rx.recv().await {
+                    Some(job) => job,
+                    None => return, // every sender is gone: the store was dropped
+                },
+            };
+            carried = fill_batch(&mut jobs, first, &mut rx, max_batch);
         }
         let mut batch = Drained::new(jobs.drain(..), handoff.as_ref());
         // A stalled connection must not wedge the writer: past the timeout the transaction is
@@ -275,6 +369,146 @@ async fn writer_loop(
         )
         .await
         .unwrap_or(Err(StoreError::Timeout));
-        batch.answer(result);
+        batch.answer(result, &budget);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc as std_mpsc;
+
+    /// A writer that holds each batch until the test lets it go: a stalled store.
+    struct GatedWriter {
+        gate: std_mpsc::Receiver<()>,
+        /// Events per batch, in the order written.
+        batches: Arc<std::sync::Mutex<Vec<usize>>>,
+    }
+
+    fn gated() -> (
+        std_mpsc::Sender<()>,
+        GatedWriter,
+        Arc<std::sync::Mutex<Vec<usize>>>,
+    ) {
+        let (open, gate) = std_mpsc::channel();
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = GatedWriter {
+            gate,
+            batches: batches.clone(),
+        };
+        (open, writer, batches)
+    }
+
+    impl BlockingBatchWriter for GatedWriter {
+        fn write_batch(
+            &mut self,
+            events: &[NewEvent],
+            _completions: &[Completion],
+            _handoff: &mut HandOffBatch,
+        ) -> Result<BatchResult, StoreError> {
+            let _ = self.gate.recv();
+            self.batches.lock().unwrap().push(events.len());
+            Ok(BatchResult {
+                outcomes: events
+                    .iter()
+                    .map(|e| RecordOutcome::Accepted { id: e.id })
+                    .collect(),
+                applied: Vec::new(),
+            })
+        }
+    }
+
+    fn event(id: &str, body_len: usize) -> Vec<NewEvent> {
+        vec![NewEvent {
+            id: uuid::Uuid::now_v7(),
+            source: "s".into(),
+            event_id: id.into(),
+            event_type: None,
+            body: bytes::Bytes::from(vec![b'x'; body_len]),
+            headers: serde_json::json!({}),
+            body_sha256: [0; 32],
+            received_at_ms: 0,
+            handlers: Vec::new(),
+        }]
+    }
+
+    #[tokio::test]
+    async fn the_queue_refuses_requests_past_its_byte_bound_until_the_writer_catches_up() {
+        let (open, writer, _) = gated();
+        let limits = QueueLimits {
+            depth: 1000,
+            bytes: 100_000,
+        };
+        let group = GroupCommit::spawn_thread("test-writer", writer, 1, limits, None).unwrap();
+        // The first request is in the (stalled) batch, the next two wait in the queue: 90 kB.
+        let held: Vec<_> = (0..3)
+            .map(|i| {
+                let g = group.clone();
+                tokio::spawn(async move { g.record(event(&format!("big{i}"), 30_000)).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Far below the depth bound, but another 30 kB body would pass 100 kB.
+        let refused =
+            tokio::time::timeout(Duration::from_secs(1), group.record(event("big3", 30_000)))
+                .await
+                .expect("refused at once, not queued behind the stalled writer");
+        assert!(
+            matches!(refused, Err(StoreError::Overloaded)),
+            "{refused:?}"
+        );
+        // A small request still fits.
+        let small = {
+            let g = group.clone();
+            tokio::spawn(async move { g.record(event("small", 1_000)).await })
+        };
+        for _ in 0..5 {
+            open.send(()).unwrap();
+        }
+        for h in held {
+            assert!(h.await.unwrap().is_ok());
+        }
+        assert!(small.await.unwrap().is_ok());
+        // Written batches give their bytes back: the refused request now gets in.
+        let again = {
+            let g = group.clone();
+            tokio::spawn(async move { g.record(event("big3", 30_000)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        open.send(()).unwrap();
+        assert!(again.await.unwrap().is_ok());
+        assert_eq!(group.budget.held(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_backlog_of_large_bodies_is_written_in_batches_of_bounded_size() {
+        let (open, writer, batches) = gated();
+        let limits = QueueLimits {
+            depth: 1000,
+            bytes: 64 * 1024 * 1024,
+        };
+        let group = GroupCommit::spawn_thread("test-writer", writer, 256, limits, None).unwrap();
+        // One request holds the stalled writer; ten of 3 MiB queue up behind it.
+        let first = {
+            let g = group.clone();
+            tokio::spawn(async move { g.record(event("first", 10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let queued: Vec<_> = (0..10)
+            .map(|i| {
+                let g = group.clone();
+                tokio::spawn(async move { g.record(event(&format!("big{i}"), 3 << 20)).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..20 {
+            let _ = open.send(());
+        }
+        assert!(first.await.unwrap().is_ok());
+        for h in queued {
+            assert!(h.await.unwrap().is_ok());
+        }
+        // 8 MiB per batch: two 3 MiB bodies each, not all ten in one statement.
+        assert_eq!(*batches.lock().unwrap(), vec![1, 2, 2, 2, 2, 2]);
     }
 }

@@ -105,7 +105,7 @@ impl PostgresStore {
             },
             writers,
             cfg.max_batch,
-            cfg.queue_depth,
+            cfg.queue_limits(),
             cfg.timeout,
             handoff,
         )

@@ -118,7 +118,7 @@ impl SqliteStore {
             "hookgate-sqlite-writer",
             writer_conn,
             cfg.max_batch,
-            cfg.queue_depth,
+            cfg.queue_limits(),
             handoff,
         )
         .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;

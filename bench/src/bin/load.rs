@@ -315,10 +315,14 @@ async fn connection(plan: Arc<Plan>, conn_no: usize) -> Tally {
                 seq += 1;
                 let id: Arc<str> = format!("evt_{}_{conn_no}_{seq}", plan.run_id).into();
                 let p = plan.signer.prepare(id, 0);
-                if ring.len() < RING {
-                    ring.push(p.clone());
-                } else {
-                    ring[(seq as usize) % RING] = p.clone();
+                // Kept only when repeats are asked for: with large bodies and many
+                // connections the ring would hold gigabytes.
+                if plan.repeat + plan.changed_repeat > 0.0 {
+                    if ring.len() < RING {
+                        ring.push(p.clone());
+                    } else {
+                        ring[(seq as usize) % RING] = p.clone();
+                    }
                 }
                 p
             };
