@@ -16,7 +16,8 @@
 # bound (`store.queue_bytes`, QUEUE_BYTES) keeping memory flat where the request bound alone
 # would let the queue hold one body per connection.
 #
-# Env: CONNECTIONS (1024), QUEUE_DEPTH (256), QUEUE_BYTES (67108864), BODY_SIZE (1024), REPEAT (0.1),
+# Env: CONNECTIONS (1024), QUEUE_DEPTH (256), QUEUE_BYTES (67108864), INFLIGHT_BYTES (67108864:
+# server.max_inflight_body_bytes), BODY_SIZE (1024), REPEAT (0.1),
 # STORE_TIMEOUT (2s), BEFORE (3), STALL (6), AFTER (5),
 # HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_bench).
 set -euo pipefail
@@ -25,6 +26,7 @@ cd "$(dirname "$0")/.."
 CONNECTIONS="${CONNECTIONS:-1024}"
 QUEUE_DEPTH="${QUEUE_DEPTH:-256}"
 QUEUE_BYTES="${QUEUE_BYTES:-67108864}"
+INFLIGHT_BYTES="${INFLIGHT_BYTES:-67108864}"
 BODY_SIZE="${BODY_SIZE:-1024}"
 REPEAT="${REPEAT:-0.1}"
 STORE_TIMEOUT="${STORE_TIMEOUT:-2s}"
@@ -55,6 +57,7 @@ sleep 0.3
 cat >"$WORK/gate.toml" <<EOF
 [server]
 listen = "127.0.0.1:$PORT_GATE"
+max_inflight_body_bytes = $INFLIGHT_BYTES
 [store]
 url = "$via_proxy"
 queue_depth = $QUEUE_DEPTH

@@ -116,12 +116,15 @@ impl Server {
 
         let app = router(state);
         let (final_stats, final_store) = (stats.clone(), store.clone());
-        let timeouts = crate::http::serve::ConnectionTimeouts {
+        let limits = crate::http::serve::ConnectionLimits {
             header_read: config.server.header_read_timeout,
             shutdown_grace: config.server.shutdown_grace,
+            max_head: crate::http::serve::ConnectionLimits::max_head_for(
+                config.server.max_header_bytes,
+            ),
         };
         let serve = tokio::spawn(async move {
-            let served = crate::http::serve::serve(listener, app, &mut shutdown_rx, timeouts).await;
+            let served = crate::http::serve::serve(listener, app, &mut shutdown_rx, limits).await;
             let _ = dispatch.await;
             let _ = flusher.await;
             // Last flush, after the last request and the last delivery were counted.

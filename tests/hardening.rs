@@ -646,3 +646,35 @@ async fn bodies_past_the_in_flight_budget_are_refused_at_once_until_the_budget_f
         "the refused event gets in when retried: {body}"
     );
 }
+
+/// A connection buffers as much of a request head as `server.max_header_bytes` allows (the
+/// read buffer follows it): with the limit raised to 200,000 bytes, a request carrying a
+/// 150,000-byte header is served, and one past the limit is 431 problem+json.
+#[tokio::test]
+async fn a_raised_header_limit_is_honoured_by_the_connection_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let text = base_config(dir.path(), &url, "", "").replace(
+        "max_body_bytes = 65536",
+        "max_body_bytes = 65536\nmax_header_bytes = 200000",
+    );
+    let config = hookgate::config::Config::from_toml(&text).unwrap();
+    let server = hookgate::server::Server::start(config).await.unwrap();
+    for (len, expected) in [(150_000, 200), (260_000, 431)] {
+        let body = stripe_event(&format!("evt_big_head_{len}"));
+        let wire = format!(
+            "{}x-padding: {}\r\ncontent-length: {}\r\n\r\n{body}",
+            stripe_head(&body),
+            "a".repeat(len),
+            body.len()
+        );
+        let mut conn = TcpStream::connect(server.addr()).await.unwrap();
+        conn.write_all(wire.as_bytes()).await.unwrap();
+        let (status, head, answer) = read_response(&mut conn).await;
+        assert_eq!(status, expected, "{len}-byte header: {answer}");
+        if expected == 431 {
+            assert!(head.contains("application/problem+json"), "{head}");
+            assert!(answer.contains("headers_too_large"), "{answer}");
+        }
+    }
+}

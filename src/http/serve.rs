@@ -23,15 +23,26 @@ use tokio::sync::watch;
 
 /// Header lines hyper parses before giving up (its default is 100, answered with a bare 431).
 const HYPER_MAX_HEADERS: usize = 4096;
-/// hyper's read buffer, which bounds the header block it can parse (a bare 431 above it).
-const HYPER_MAX_BUF: usize = 1024 * 1024;
-
 #[derive(Debug, Clone, Copy)]
-pub struct ConnectionTimeouts {
+pub struct ConnectionLimits {
     /// Request line and headers must arrive within this.
     pub header_read: Duration,
     /// How long open connections may take to finish after shutdown begins.
     pub shutdown_grace: Duration,
+    /// Largest request head a connection buffers ([`ConnectionLimits::max_head_for`]).
+    pub max_head: usize,
+}
+
+impl ConnectionLimits {
+    /// The read buffer of a connection, and so the largest request head it holds: twice
+    /// `server.max_header_bytes` plus 64 KiB (128 KiB by default). Every head the edge guard
+    /// would accept fits, and a larger one is answered 431 by the framing guard. It also caps
+    /// how much of a body hyper reads ahead per connection: at 1 MiB, 512 clients pushing
+    /// 256 KiB bodies at a stalled store took the gateway to 360 MiB, at 128 KiB to 243 MiB
+    /// (docs/performance.md, Overload).
+    pub fn max_head_for(max_header_bytes: usize) -> usize {
+        max_header_bytes.saturating_mul(2).saturating_add(64 * 1024)
+    }
 }
 
 /// Serve `app` on `listener` until `shutdown` turns true.
@@ -39,17 +50,17 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: &mut watch::Receiver<bool>,
-    timeouts: ConnectionTimeouts,
+    limits: ConnectionLimits,
 ) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header_read)
+        .header_read_timeout(limits.header_read)
         // hyper's own header limits answer with an empty body, so they sit far above
         // `server.max_header_bytes`, which [`super::edge_guard`] enforces with problem+json.
         .max_headers(HYPER_MAX_HEADERS)
-        .max_buf_size(HYPER_MAX_BUF);
+        .max_buf_size(limits.max_head);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
 
@@ -70,9 +81,9 @@ pub async fn serve(
                 let stream = Guarded::new(
                     stream,
                     tag.clone(),
-                    HYPER_MAX_BUF,
+                    limits.max_head,
                     HYPER_MAX_HEADERS,
-                    timeouts.header_read,
+                    limits.header_read,
                 );
                 let service = TowerToHyperService::new(PerConnection {
                     inner: app.clone(),
@@ -94,7 +105,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(timeouts.shutdown_grace, graceful.shutdown())
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use clap::Parser;
-use hookgate::http::serve::{serve, ConnectionTimeouts};
+use hookgate::http::serve::{serve, ConnectionLimits};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -87,11 +87,14 @@ fn main() -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
             let _ = stop_tx.send(true);
         });
-        let timeouts = ConnectionTimeouts {
-            header_read: Duration::from_secs(10),
+        // The gateway's defaults (`server.header_read_timeout`, `server.max_header_bytes`).
+        let defaults = hookgate::config::ServerConfig::default();
+        let limits = ConnectionLimits {
+            header_read: defaults.header_read_timeout,
             shutdown_grace: Duration::from_secs(1),
+            max_head: ConnectionLimits::max_head_for(defaults.max_header_bytes),
         };
-        serve(listener, app, &mut stop, timeouts).await?;
+        serve(listener, app, &mut stop, limits).await?;
         Ok(())
     })
 }
