@@ -133,7 +133,8 @@ pub struct StoreConfig {
     /// Server-side statement timeout (Postgres) / busy timeout (SQLite).
     #[serde(with = "humantime_serde")]
     pub statement_timeout: Duration,
-    /// Most requests merged into one group-commit transaction.
+    /// Most requests merged into one group-commit transaction (a batch also stops at 8 MiB of
+    /// bodies, `group_commit::MAX_BATCH_BYTES`).
     pub max_batch: usize,
     /// Postgres: concurrent group-commit writers (each holds one connection while it
     /// writes). Default 1: one writer makes the largest batches, and Postgres's cost is
