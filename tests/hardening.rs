@@ -616,7 +616,20 @@ async fn bodies_past_the_in_flight_budget_are_refused_at_once_until_the_budget_f
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    // 40,000 held: another 20,000 would pass 50,000.
+    // 40,000 held, as /metrics shows: another 20,000 would pass 50,000.
+    let metrics = || async {
+        reqwest::get(format!("http://{}/metrics", server.addr()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let text = metrics().await;
+    assert!(
+        text.contains("hookgate_body_bytes_held{stage=\"reading\"} 40000"),
+        "{text}"
+    );
     let third = request(&padded_event("evt_third", 20_000));
     let mut conn = TcpStream::connect(server.addr()).await.unwrap();
     let started = std::time::Instant::now();
@@ -645,6 +658,11 @@ async fn bodies_past_the_in_flight_budget_are_refused_at_once_until_the_budget_f
         status, 200,
         "the refused event gets in when retried: {body}"
     );
+    let text = metrics().await;
+    for stage in ["reading", "queued"] {
+        let line = format!("hookgate_body_bytes_held{{stage=\"{stage}\"}} 0");
+        assert!(text.contains(&line), "{line} in {text}");
+    }
 }
 
 /// A connection buffers as much of a request head as `server.max_header_bytes` allows (the

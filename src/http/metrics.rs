@@ -29,6 +29,10 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             }
         };
     app.stats.metrics().handler_controls(&app.controls);
+    app.stats.metrics().body_bytes_held(
+        app.settings.body_budget.held(),
+        app.store.queued_body_bytes(),
+    );
     let body = app
         .stats
         .metrics()

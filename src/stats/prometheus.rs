@@ -37,6 +37,7 @@ pub mod name {
     pub const BREAKER_OPENS: &str = "hookgate_handler_breaker_opens_total";
     pub const PAUSED: &str = "hookgate_handler_paused";
     pub const CONCURRENCY_LIMIT: &str = "hookgate_handler_concurrency_limit";
+    pub const BODY_BYTES_HELD: &str = "hookgate_body_bytes_held";
 }
 
 /// Histogram buckets (seconds) of attempt durations.
@@ -224,6 +225,11 @@ impl Metrics {
                 "Attempts this replica's dispatcher allows in flight to the handler now (up to its concurrency)."
             );
             describe_gauge!(
+                name::BODY_BYTES_HELD,
+                Unit::Bytes,
+                "Bytes of request bodies held now: stage=\"reading\" against server.max_inflight_body_bytes, stage=\"queued\" against store.queue_bytes; past either, 503 overloaded."
+            );
+            describe_gauge!(
                 name::STORE_UP,
                 "1 when the store answered the scrape's delivery-health query."
             );
@@ -355,6 +361,15 @@ impl Metrics {
                 gauge!(name::CONCURRENCY_LIMIT, "handler" => label)
                     .set(c.concurrency_limit() as f64);
             }
+        });
+    }
+
+    /// Set the bytes of bodies held by the edge while reading (`reading`) and by the store's
+    /// queue (`queued`) (at scrape).
+    pub fn body_bytes_held(&self, reading: usize, queued: usize) {
+        self.with(|| {
+            gauge!(name::BODY_BYTES_HELD, "stage" => "reading").set(reading as f64);
+            gauge!(name::BODY_BYTES_HELD, "stage" => "queued").set(queued as f64);
         });
     }
 

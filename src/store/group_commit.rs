@@ -206,6 +206,11 @@ impl GroupCommit {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Bytes of bodies held against `store.queue_bytes` now.
+    pub fn queued_body_bytes(&self) -> usize {
+        self.budget.held()
+    }
+
     /// Record one delivery attempt with the next batch; resolves when it is committed.
     pub async fn complete(&self, completion: Completion) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();

@@ -544,6 +544,10 @@ pub trait Store: Send + Sync + 'static {
     /// call resolves as it would in sequence (the first wins).
     async fn record(&self, events: Vec<NewEvent>) -> Result<Vec<RecordOutcome>, StoreError>;
 
+    /// Bytes of request bodies waiting for the writer or in the batch being written, against
+    /// `store.queue_bytes` ([`group_commit`]).
+    fn queued_body_bytes(&self) -> usize;
+
     /// Ok when the store is reachable, writable and migrated.
     async fn ready(&self) -> Result<(), StoreError>;
 

@@ -530,6 +530,10 @@ impl Store for PostgresStore {
         self.group.record(events).await
     }
 
+    fn queued_body_bytes(&self) -> usize {
+        self.group.queued_body_bytes()
+    }
+
     async fn ready(&self) -> Result<(), StoreError> {
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")

@@ -406,6 +406,10 @@ impl Store for SqliteStore {
         self.group.record(events).await
     }
 
+    fn queued_body_bytes(&self) -> usize {
+        self.group.queued_body_bytes()
+    }
+
     async fn complete_attempt(&self, completion: Completion) -> Result<bool, StoreError> {
         self.group.complete(completion).await
     }
