@@ -494,17 +494,8 @@ async fn a_source_over_its_rate_limit_gets_429_with_retry_after_then_recovers() 
 
 #[tokio::test]
 async fn a_bad_signature_flood_from_one_address_is_429_before_verification() {
-    // `server.failed_auth_per_ip` is added to the base config's [server] table.
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let text = base_config(dir.path(), &url, "", "").replacen(
-        "[server]\n",
-        "[server]\nfailed_auth_per_ip = { per_second = 1, burst = 5 }\n",
-        1,
-    );
-    let config = hookgate::config::Config::from_toml(&text).unwrap();
-    let server = hookgate::server::Server::start(config).await.unwrap();
-    let base = format!("http://{}", server.addr());
+    let app = spawn_app_with_server("failed_auth_per_ip = { per_second = 1, burst = 5 }", "").await;
+    let base = app.base.clone();
     let attacker = client_from("127.0.0.2");
     let provider = client_from("127.0.0.3");
     let bad = |client: &reqwest::Client, id: &str| {
@@ -572,7 +563,7 @@ async fn a_bad_signature_flood_from_one_address_is_429_before_verification() {
             .status(),
         200
     );
-    assert_eq!(server.store().count_events().await.unwrap(), 4);
+    assert_eq!(app.server.store().count_events().await.unwrap(), 4);
 }
 
 /// A Stripe event padded to `len` bytes.
@@ -589,14 +580,9 @@ fn padded_event(id: &str, len: usize) -> String {
 /// bodies stays bounded by configuration however many clients send at once.
 #[tokio::test]
 async fn bodies_past_the_in_flight_budget_are_refused_at_once_until_the_budget_frees() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let text = base_config(dir.path(), &url, "retry_after = \"3s\"", "").replace(
-        "max_body_bytes = 65536",
-        "max_body_bytes = 65536\nmax_inflight_body_bytes = 50000",
-    );
-    let config = hookgate::config::Config::from_toml(&text).unwrap();
-    let server = hookgate::server::Server::start(config).await.unwrap();
+    let app =
+        spawn_app_with_server("max_inflight_body_bytes = 50000", "retry_after = \"3s\"").await;
+    let server = &app.server;
     let request = |body: &str| {
         format!(
             "{}content-length: {}\r\n\r\n{body}",
@@ -670,14 +656,8 @@ async fn bodies_past_the_in_flight_budget_are_refused_at_once_until_the_budget_f
 /// 150,000-byte header is served, and one past the limit is 431 problem+json.
 #[tokio::test]
 async fn a_raised_header_limit_is_honoured_by_the_connection_buffer() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let text = base_config(dir.path(), &url, "", "").replace(
-        "max_body_bytes = 65536",
-        "max_body_bytes = 65536\nmax_header_bytes = 200000",
-    );
-    let config = hookgate::config::Config::from_toml(&text).unwrap();
-    let server = hookgate::server::Server::start(config).await.unwrap();
+    let app = spawn_app_with_server("max_header_bytes = 200000", "").await;
+    let server = &app.server;
     for (len, expected) in [(150_000, 200), (260_000, 431)] {
         let body = stripe_event(&format!("evt_big_head_{len}"));
         let wire = format!(

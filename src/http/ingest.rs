@@ -88,10 +88,11 @@ pub async fn ingest(
         return Err(reject(&app, &source.name, rid, None, e));
     }
     let (parts, body) = req.into_parts();
+    let declared = declared_length(&parts.headers);
     // Held while the body is read and checked, until the store's queue takes it over.
-    let reading = reserve_body(&parts.headers, &app.settings)
+    let reading = reserve_body(declared, &app.settings)
         .map_err(|e| reject(&app, &source.name, rid, None, e))?;
-    let body = read_body(body, &parts.headers, &app.settings)
+    let body = read_body(body, declared, &app.settings)
         .await
         .map_err(|e| reject(&app, &source.name, rid, None, e))?;
 
@@ -305,10 +306,10 @@ fn store_failure(app: &AppState, source: &str, request_id: &str, e: StoreError) 
 /// `Content-Length`, or the most a body may be when it declares none. Refused with 503
 /// `overloaded` when the bodies already being read hold the budget.
 fn reserve_body(
-    headers: &HeaderMap,
+    declared: Option<u64>,
     settings: &super::EdgeSettings,
 ) -> Result<crate::budget::BudgetGuard, ApiError> {
-    let bytes = declared_length(headers).map_or(settings.max_body_bytes, |len| {
+    let bytes = declared.map_or(settings.max_body_bytes, |len| {
         usize::try_from(len).map_or(settings.max_body_bytes, |l| l.min(settings.max_body_bytes))
     });
     settings
@@ -331,11 +332,10 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// it passes the limit.
 async fn read_body(
     body: Body,
-    headers: &HeaderMap,
+    declared: Option<u64>,
     settings: &super::EdgeSettings,
 ) -> Result<Bytes, ApiError> {
     let limit = settings.max_body_bytes;
-    let declared = declared_length(headers);
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }

@@ -83,6 +83,32 @@ pub async fn spawn_app_with(store_extra: &str, extra: &str) -> TestApp {
     spawn_app_on(dir, &url, store_extra, extra).await
 }
 
+/// A gateway on a fresh SQLite store whose `[server]` table also gets `server_extra` (lines
+/// of TOML) and whose `[store]` table gets `store_extra`.
+pub async fn spawn_app_with_server(server_extra: &str, store_extra: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let text = base_config(dir.path(), &url, store_extra, "").replacen(
+        "[server]\n",
+        &format!("[server]\n{server_extra}\n"),
+        1,
+    );
+    start(dir, &text).await
+}
+
+/// Start the gateway from config `text`; `dir` holds its store and secrets.
+async fn start(dir: tempfile::TempDir, text: &str) -> TestApp {
+    let config = Config::from_toml(text).expect("test config parses");
+    let server = Server::start(config).await.expect("server starts");
+    let base = format!("http://{}", server.addr());
+    TestApp {
+        server,
+        base,
+        client: reqwest::Client::new(),
+        dir,
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with("", "").await
 }
@@ -94,15 +120,7 @@ pub async fn spawn_app_on(
     extra: &str,
 ) -> TestApp {
     let text = base_config(dir.path(), store_url, store_extra, extra);
-    let config = Config::from_toml(&text).expect("test config parses");
-    let server = Server::start(config).await.expect("server starts");
-    let base = format!("http://{}", server.addr());
-    TestApp {
-        server,
-        base,
-        client: reqwest::Client::new(),
-        dir,
-    }
+    start(dir, &text).await
 }
 
 /// Headers that make `body` verify for `provider` under `secret`, at `now`.
