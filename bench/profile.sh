@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Where one load's CPU goes: per-process CPU per request and the machine's idle cores, for
+# A/B comparisons of two builds (alternate them: this machine drifts by ±10% between runs).
+#
+#   bash bench/profile.sh                              # Postgres, no handler, 6 s, 64 connections
+#   ENGINE=sqlite HANDLER=1 bash bench/profile.sh
+#   GATE=/tmp/hookgate-old bash bench/profile.sh       # another build of the gateway
+#   REPLICAS=2 bash bench/profile.sh                   # two gateways on one Postgres database
+#
+# Prints: req/s, p99, µs of CPU per request of the gateway, of every Postgres process together
+# and of the no-op handler (from /proc), and the idle cores over the load (from /proc/stat).
+# The load generator's own CPU is not counted.
+#
+# Env: ENGINE (postgres | sqlite), HANDLER (0 | 1: one `http` handler to a local no-op server),
+# DUR (6 s measured, after 1 s of warm-up load), CONNS (64), REPEAT (0.1), GATE (the gateway
+# binary), STORE_EXTRA / HANDLER_EXTRA (lines added to [store] / the handler), REPLICAS (1),
+# PG_SQL (run against the fresh database before the load, e.g. to drop an index by hand),
+# HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_prof).
+# Probes, each taken once during the load (root, or a perf_event_paranoid that allows it):
+#   PERF=1     `perf record -g` of the gateway  -> $OUT/gateway.perf.data
+#   PG_PERF=1  `perf record -g` of the batch writer's Postgres backend -> $OUT/backend.perf.data
+#   STRACE=1   0.3 s of `strace -tt -T` on the Postgres group-commit writer thread -> $OUT/writer.strace
+#   SAMPLE=1   requests in the store path, from /metrics every 20 ms -> printed as mean and median
+# OUT (/tmp/hookgate-profile) holds what the probes write.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+ENGINE="${ENGINE:-postgres}"
+HANDLER="${HANDLER:-0}"
+DUR="${DUR:-6}"
+CONNS="${CONNS:-64}"
+REPEAT="${REPEAT:-0.1}"
+REPLICAS="${REPLICAS:-1}"
+BIN=target/release
+GATE="${GATE:-$BIN/hookgate}"
+OUT="${OUT:-/tmp/hookgate-profile}"
+PG_URL="${HOOKGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/hookgate_prof}"
+PG_DB="${PG_URL##*/}"
+SECRET='whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+PORT_GATE=18080
+PORT_HANDLER=18200
+export PGOPTIONS="--client-min-messages=warning"
+
+[ -x "$GATE" ] && [ -x "$BIN/hookgate-load" ] || { echo "build first: cargo build --release -p hookgate -p hookgate-bench --bins" >&2; exit 2; }
+mkdir -p "$OUT"
+WORK="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+echo "$SECRET" >"$WORK/secret"
+
+if [ "$ENGINE" = postgres ]; then
+  psql -q "${PG_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
+  STORE_URL="$PG_URL"
+else
+  [ "$REPLICAS" = 1 ] || { echo "REPLICAS needs ENGINE=postgres" >&2; exit 2; }
+  STORE_URL="sqlite://$WORK/hookgate.db"
+fi
+
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print ($12 + $13) }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() { local t=0 p; for p in $(pgrep -u postgres postgres); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+idle_ticks() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
+backend_pid() {
+  psql -Atq "$PG_URL" -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%INSERT INTO inbox%' AND pid <> pg_backend_pid() LIMIT 1"
+}
+
+if [ "$HANDLER" = 1 ]; then
+  "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >/dev/null 2>&1 &
+  HANDLER_PID=$!
+fi
+GATE_PIDS=()
+for i in $(seq 0 $((REPLICAS - 1))); do
+  {
+    printf '[server]\nlisten = "127.0.0.1:%s"\n[store]\nurl = "%s"\n%s\n' "$((PORT_GATE + i))" "$STORE_URL" "${STORE_EXTRA:-}"
+    printf '[sources.bench]\nprovider = "stripe"\nsecrets = ["file:%s"]\n' "$WORK/secret"
+    if [ "$HANDLER" = 1 ]; then
+      printf '[handlers.noop]\nkind = "http"\nurl = "http://127.0.0.1:%s/hook"\nsources = ["bench"]\nsecret = "file:%s"\n%s\n' \
+        "$PORT_HANDLER" "$WORK/secret" "${HANDLER_EXTRA:-}"
+    fi
+  } >"$WORK/gate$i.toml"
+  "$GATE" serve --config "$WORK/gate$i.toml" >"$WORK/gate$i.log" 2>&1 &
+  GATE_PIDS+=($!)
+  for _ in $(seq 200); do curl -fs -o /dev/null "http://127.0.0.1:$((PORT_GATE + i))/readyz" && break; sleep 0.05; done
+done
+[ -n "${PG_SQL:-}" ] && psql -q "$PG_URL" -c "$PG_SQL" >/dev/null
+
+load() { # seconds output-prefix
+  local i pids=()
+  for i in $(seq 0 $((REPLICAS - 1))); do
+    "$BIN/hookgate-load" --url "http://127.0.0.1:$((PORT_GATE + i))/webhooks/bench" --provider stripe --secret "$SECRET" \
+      --connections $((CONNS / REPLICAS)) --threads $(( REPLICAS > 1 ? 1 : 2 )) --duration "$1" --warmup 0 \
+      --repeat "$REPEAT" --json >"$2$i.json" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+}
+
+load 1 "$WORK/warm"
+g0=0; for p in "${GATE_PIDS[@]}"; do g0=$((g0 + $(cpu_ticks "$p"))); done
+p0=$(pg_ticks); i0=$(idle_ticks); h0=0; [ "$HANDLER" = 1 ] && h0=$(cpu_ticks "$HANDLER_PID")
+load "$DUR" "$WORK/out" &
+LOAD=$!
+sleep 1
+if [ -n "${PERF:-}" ]; then
+  perf record -F 2000 -g -o "$OUT/gateway.perf.data" -p "${GATE_PIDS[0]}" -- sleep $((DUR - 2)) >/dev/null 2>&1
+fi
+if [ -n "${PG_PERF:-}" ] && [ "$ENGINE" = postgres ]; then
+  perf record -F 4000 -g -o "$OUT/backend.perf.data" -p "$(backend_pid)" -- sleep 3 >/dev/null 2>&1
+fi
+if [ -n "${STRACE:-}" ] && [ "$ENGINE" = postgres ]; then
+  tid="$(grep -l pg-wri /proc/"${GATE_PIDS[0]}"/task/*/comm | head -1 | cut -d/ -f5)"
+  timeout 0.3 strace -tt -T -p "$tid" -e trace=sendto,recvfrom -o "$OUT/writer.strace" 2>/dev/null
+fi
+if [ -n "${SAMPLE:-}" ]; then
+  for _ in $(seq 150); do
+    curl -s "http://127.0.0.1:$PORT_GATE/metrics" | awk '/body_bytes_held\{stage="queued"\}/ {print $2}'
+    sleep 0.02
+  done >"$WORK/samples"
+fi
+wait "$LOAD"
+g1=0; for p in "${GATE_PIDS[@]}"; do g1=$((g1 + $(cpu_ticks "$p"))); done
+p1=$(pg_ticks); i1=$(idle_ticks); h1=0; [ "$HANDLER" = 1 ] && h1=$(cpu_ticks "$HANDLER_PID")
+
+python3 - "$WORK" "$REPLICAS" "$(getconf CLK_TCK)" "$DUR" "$g0" "$g1" "$p0" "$p1" "$h0" "$h1" "$i0" "$i1" <<'PY'
+import json, statistics, sys, os
+work, n, tck, dur = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+g0, g1, p0, p1, h0, h1, i0, i1 = map(float, sys.argv[5:])
+runs = [json.load(open(f"{work}/out{i}.json")) for i in range(n)]
+rps = sum(r["rps"] for r in runs)
+reqs = rps * dur
+per = lambda a, b: (b - a) / tck / reqs * 1e6
+line = (f"{rps:.0f} req/s, p99 {max(r['p99_ms'] for r in runs):.2f} ms, non-2xx {sum(r['non_2xx'] for r in runs)}; "
+        f"µs of CPU per request: gateway {per(g0, g1):.1f}, postgres {per(p0, p1):.1f}, handler {per(h0, h1):.1f}; "
+        f"idle {(i1 - i0) / tck / dur:.2f} cores")
+print(line)
+samples = os.path.join(work, "samples")
+if os.path.exists(samples):
+    v = [float(x) / 1310 for x in open(samples) if x.strip()]  # ~bytes queued per 1 KiB request
+    if v:
+        print(f"requests in the store path: mean {statistics.mean(v):.1f}, median {statistics.median(v):.1f} ({len(v)} samples)")
+PY
