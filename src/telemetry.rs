@@ -291,6 +291,37 @@ mod tests {
     }
 
     #[test]
+    fn a_trickle_of_lines_is_written_at_most_once_per_interval() {
+        // One line a millisecond: without the interval the writer would wake and write for
+        // each of them.
+        let out = Out::default();
+        let (buffer, writer) = start(out.clone());
+        let started = std::time::Instant::now();
+        for i in 0..200 {
+            (&*buffer)
+                .write_all(format!("line {i}\n").as_bytes())
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let elapsed = started.elapsed();
+        buffer.close();
+        writer.join().unwrap();
+        let writes = *out.writes.lock().unwrap();
+        let intervals = (elapsed.as_millis() / FLUSH_INTERVAL.as_millis()) as usize;
+        assert!(
+            writes <= intervals + 2,
+            "{writes} writes in {elapsed:?}: more than one per {FLUSH_INTERVAL:?}"
+        );
+        assert_eq!(
+            String::from_utf8(out.bytes.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .count(),
+            200
+        );
+    }
+
+    #[test]
     fn a_line_is_written_within_the_interval_without_closing() {
         let out = Out::default();
         let (buffer, _writer) = start(out.clone());
