@@ -13,7 +13,8 @@
 #
 # Env: ENGINE (postgres | sqlite), HANDLER (0 | 1: one `http` handler to a local no-op server),
 # DUR (6 s measured, after 1 s of warm-up load), CONNS (64), REPEAT (0.1), GATE (the gateway
-# binary), STORE_EXTRA / HANDLER_EXTRA (lines added to [store] / the handler), REPLICAS (1),
+# binary), STORE_EXTRA / HANDLER_EXTRA (lines added to [store] / the handler), HANDLER_ANSWER
+# (a body the no-op handler answers with, e.g. '{"received":true}'), REPLICAS (1),
 # PG_SQL (run against the fresh database before the load, e.g. to drop an index by hand),
 # HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_prof).
 # Probes, each taken once during the load (root, or a perf_event_paranoid that allows it):
@@ -63,7 +64,7 @@ backend_pid() {
 }
 
 if [ "$HANDLER" = 1 ]; then
-  "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >/dev/null 2>&1 &
+  "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" ${HANDLER_ANSWER:+--answer "$HANDLER_ANSWER"} >/dev/null 2>&1 &
   HANDLER_PID=$!
 fi
 GATE_PIDS=()

@@ -9,6 +9,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use clap::Parser;
@@ -39,6 +40,10 @@ struct Args {
     /// Runtime worker threads (default: one per core, like hookgate).
     #[arg(long)]
     threads: Option<usize>,
+    /// Answer POSTs with this body (as JSON) instead of an empty one, as many real handlers
+    /// do (`{"received":true}`).
+    #[arg(long)]
+    answer: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,7 +53,8 @@ fn main() -> anyhow::Result<()> {
     if let Some(n) = args.threads {
         rt.worker_threads(n.max(1));
     }
-    rt.enable_all().build()?.block_on(async {
+    let answer: &'static str = Box::leak(args.answer.unwrap_or_default().into_boxed_str());
+    rt.enable_all().build()?.block_on(async move {
         let count = Arc::new(Counts::default());
         let app = Router::new()
             .route(
@@ -65,7 +71,7 @@ fn main() -> anyhow::Result<()> {
                 }),
             )
             .fallback(
-                |State(c): State<Arc<Counts>>, method: axum::http::Method, body: Bytes| async move {
+                move |State(c): State<Arc<Counts>>, method: axum::http::Method, body: Bytes| async move {
                     std::hint::black_box(body.len());
                     // Only POSTs are deliveries (hookgate's health check is a HEAD).
                     if method == axum::http::Method::POST {
@@ -76,7 +82,12 @@ fn main() -> anyhow::Result<()> {
                             .fetch_max(now.as_nanos() as u64, Ordering::Relaxed);
                         c.posts.fetch_add(1, Ordering::Relaxed);
                     }
-                    axum::http::StatusCode::OK
+                    if answer.is_empty() {
+                        axum::http::StatusCode::OK.into_response()
+                    } else {
+                        ([(axum::http::header::CONTENT_TYPE, "application/json")], answer)
+                            .into_response()
+                    }
                 },
             )
             .with_state(count);
