@@ -104,6 +104,14 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
+    /// The queue (bounded by `limits.depth`) with its byte budget (`limits.bytes`), and the
+    /// receiving end for the writer.
+    fn queue(limits: QueueLimits) -> (Self, mpsc::Receiver<Job>) {
+        let (queue, rx) = mpsc::channel(limits.depth.max(1));
+        let budget = ByteBudget::new(limits.bytes);
+        (GroupCommit { queue, budget }, rx)
+    }
+
     /// Start `writers` writer tasks on a thread of their own, with a runtime of their own,
     /// for an engine reached over the network (Postgres). `make_writer` runs on that thread,
     /// so the connections the writer opens belong to its runtime: a batch's answer from the
@@ -120,9 +128,8 @@ impl GroupCommit {
         write_timeout: Duration,
         handoff: Option<HandOff>,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel(limits.depth.max(1));
-        let budget = ByteBudget::new(limits.bytes);
-        let writer_budget = budget.clone();
+        let (front, rx) = Self::queue(limits);
+        let writer_budget = front.budget.clone();
         let rx = Arc::new(Mutex::new(rx));
         let handoff = handoff.map(Arc::new);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -148,7 +155,7 @@ impl GroupCommit {
                     drop(writer);
                 });
             })?;
-        Ok(GroupCommit { queue: tx, budget })
+        Ok(front)
     }
 
     /// Start one writer on a dedicated thread. There is no write timeout there (a thread
@@ -161,9 +168,8 @@ impl GroupCommit {
         limits: QueueLimits,
         handoff: Option<HandOff>,
     ) -> std::io::Result<Self> {
-        let (tx, mut rx) = mpsc::channel::<Job>(limits.depth.max(1));
-        let budget = ByteBudget::new(limits.bytes);
-        let writer_budget = budget.clone();
+        let (front, mut rx) = Self::queue(limits);
+        let writer_budget = front.budget.clone();
         let handoff = handoff.map(Arc::new);
         let max_batch = max_batch.max(1);
         std::thread::Builder::new()
@@ -179,7 +185,7 @@ impl GroupCommit {
                     batch.answer(result, &writer_budget);
                 }
             })?;
-        Ok(GroupCommit { queue: tx, budget })
+        Ok(front)
     }
 
     /// Record one request's events; resolves when they are committed (or failed).

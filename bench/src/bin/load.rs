@@ -91,7 +91,6 @@ struct Args {
 }
 
 /// One request as sent: repeats resend exactly these bytes.
-#[derive(Clone)]
 struct Prepared {
     event_id: Arc<str>,
     body: Bytes,
@@ -135,7 +134,7 @@ impl Signer {
         let pad = self.body_size.saturating_sub(head.len() + tail.len());
         let mut b = String::with_capacity(head.len() + pad + tail.len());
         b.push_str(&head);
-        b.push_str(&self.pad[..pad.min(self.pad.len())]);
+        b.push_str(&self.pad[..pad]);
         b.push_str(tail);
         Bytes::from(b)
     }
