@@ -7,11 +7,13 @@
 #   GATE=/tmp/hookgate-old bash bench/profile.sh       # another build of the gateway
 #   REPLICAS=2 bash bench/profile.sh                   # two gateways on one Postgres database
 #
-# Prints: req/s, p99, µs of CPU per request of the gateway, of every Postgres process together
-# and of the no-op handler (from /proc), and the idle cores over the load (from /proc/stat).
-# The load generator's own CPU is not counted.
+# Prints: req/s, p99, µs of CPU per request of the gateway, of every Postgres process together,
+# of the no-op handler (from /proc) and of the load generator (its own user + system time),
+# and the idle cores over the load (from /proc/stat). ENGINE=noop puts the no-op baseline
+# server where the gateway would be (its CPU is printed as the gateway's): the other end of
+# every share of the baseline.
 #
-# Env: ENGINE (postgres | sqlite), HANDLER (0 | 1: one `http` handler to a local no-op server),
+# Env: ENGINE (postgres | sqlite | noop), HANDLER (0 | 1: one `http` handler to a local no-op server),
 # DUR (6 s measured, after 1 s of warm-up load), CONNS (64), REPEAT (0.1), GATE (the gateway
 # binary), STORE_EXTRA / HANDLER_EXTRA (lines added to [store] / the handler), HANDLER_ANSWER
 # (a body the no-op handler answers with, e.g. '{"received":true}'), REPLICAS (1),
@@ -51,9 +53,12 @@ echo "$SECRET" >"$WORK/secret"
 if [ "$ENGINE" = postgres ]; then
   psql -q "${PG_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
   STORE_URL="$PG_URL"
-else
+elif [ "$ENGINE" = sqlite ] || [ "$ENGINE" = noop ]; then
   [ "$REPLICAS" = 1 ] || { echo "REPLICAS needs ENGINE=postgres" >&2; exit 2; }
+  [ "$ENGINE" = noop ] && [ "$HANDLER" = 1 ] && { echo "HANDLER needs a gateway (ENGINE=postgres or sqlite)" >&2; exit 2; }
   STORE_URL="sqlite://$WORK/hookgate.db"
+else
+  echo "ENGINE: postgres, sqlite or noop" >&2; exit 2
 fi
 
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print ($12 + $13) }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -77,16 +82,21 @@ for i in $(seq 0 $((REPLICAS - 1))); do
         "$PORT_HANDLER" "$WORK/secret" "${HANDLER_EXTRA:-}"
     fi
   } >"$WORK/gate$i.toml"
-  "$GATE" serve --config "$WORK/gate$i.toml" >"$WORK/gate$i.log" 2>&1 &
+  if [ "$ENGINE" = noop ]; then
+    "$BIN/hookgate-noop" --listen "127.0.0.1:$((PORT_GATE + i))" >"$WORK/gate$i.log" 2>&1 &
+  else
+    "$GATE" serve --config "$WORK/gate$i.toml" >"$WORK/gate$i.log" 2>&1 &
+  fi
   GATE_PIDS+=($!)
-  for _ in $(seq 200); do curl -fs -o /dev/null "http://127.0.0.1:$((PORT_GATE + i))/readyz" && break; sleep 0.05; done
+  # The no-op server answers any path; the gateway's /readyz fails (-f) until its store answers.
+  for _ in $(seq 200); do curl -s $([ "$ENGINE" = noop ] || echo -f) -o /dev/null "http://127.0.0.1:$((PORT_GATE + i))/readyz" && break; sleep 0.05; done
 done
 [ -n "${PG_SQL:-}" ] && psql -q "$PG_URL" -c "$PG_SQL" >/dev/null
 
 load() { # seconds output-prefix
   local i pids=()
   for i in $(seq 0 $((REPLICAS - 1))); do
-    "$BIN/hookgate-load" --url "http://127.0.0.1:$((PORT_GATE + i))/webhooks/bench" --provider stripe --secret "$SECRET" \
+    /usr/bin/time -f "%U %S" -o "$2$i.cpu" "$BIN/hookgate-load" --url "http://127.0.0.1:$((PORT_GATE + i))/webhooks/bench" --provider stripe --secret "$SECRET" \
       --connections $((CONNS / REPLICAS)) --threads $(( REPLICAS > 1 ? 1 : 2 )) --duration "$1" --warmup 0 \
       --repeat "$REPEAT" --json >"$2$i.json" &
     pids+=($!)
@@ -101,7 +111,7 @@ load "$DUR" "$WORK/out" &
 LOAD=$!
 sleep 1
 if [ -n "${PERF:-}" ]; then
-  perf record -F 2000 -g -o "$OUT/gateway.perf.data" -p "${GATE_PIDS[0]}" -- sleep $((DUR - 2)) >/dev/null 2>&1
+  perf record -F ${PERF_FREQ:-2000} ${PERF_CALLGRAPH:--g} -o "$OUT/gateway.perf.data" -p "${GATE_PIDS[0]}" -- sleep $((DUR - 2)) >/dev/null 2>&1
 fi
 if [ -n "${PG_PERF:-}" ] && [ "$ENGINE" = postgres ]; then
   perf record -F 4000 -g -o "$OUT/backend.perf.data" -p "$(backend_pid)" -- sleep 3 >/dev/null 2>&1
@@ -125,11 +135,13 @@ import json, statistics, sys, os
 work, n, tck, dur = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 g0, g1, p0, p1, h0, h1, i0, i1 = map(float, sys.argv[5:])
 runs = [json.load(open(f"{work}/out{i}.json")) for i in range(n)]
+load_cpu = sum(sum(map(float, open(f"{work}/out{i}.cpu").read().split()[:2])) for i in range(n))
 rps = sum(r["rps"] for r in runs)
 reqs = rps * dur
 per = lambda a, b: (b - a) / tck / reqs * 1e6
 line = (f"{rps:.0f} req/s, p99 {max(r['p99_ms'] for r in runs):.2f} ms, non-2xx {sum(r['non_2xx'] for r in runs)}; "
-        f"µs of CPU per request: gateway {per(g0, g1):.1f}, postgres {per(p0, p1):.1f}, handler {per(h0, h1):.1f}; "
+        f"µs of CPU per request: gateway {per(g0, g1):.1f}, postgres {per(p0, p1):.1f}, handler {per(h0, h1):.1f}, "
+        f"load generator {load_cpu / reqs * 1e6:.1f}; "
         f"idle {(i1 - i0) / tck / dur:.2f} cores")
 print(line)
 samples = os.path.join(work, "samples")
