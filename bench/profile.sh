@@ -20,7 +20,8 @@
 # PG_SQL (run against the fresh database before the load, e.g. to drop an index by hand),
 # HOOKGATE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/hookgate_prof).
 # Probes, each taken once during the load (root, or a perf_event_paranoid that allows it):
-#   PERF=1     `perf record -g` of the gateway  -> $OUT/gateway.perf.data
+#   PERF=1     `perf record -g` of the gateway  -> $OUT/gateway.perf.data (PERF_FREQ, 2000 Hz;
+#              PERF_CALLGRAPH='--call-graph dwarf,16384' for whole Rust stacks, at PERF_FREQ=500)
 #   PG_PERF=1  `perf record -g` of the batch writer's Postgres backend -> $OUT/backend.perf.data
 #   STRACE=1   0.3 s of `strace -tt -T` on the Postgres group-commit writer thread -> $OUT/writer.strace
 #   SAMPLE=1   requests in the store path, from /metrics every 20 ms -> printed as mean and median

@@ -137,9 +137,9 @@ pub struct StoreConfig {
     /// bodies, `group_commit::MAX_BATCH_BYTES`).
     pub max_batch: usize,
     /// Postgres: concurrent group-commit writers (each holds one connection while it
-    /// writes). Default 1: one writer makes the largest batches, and Postgres's cost is
-    /// mostly per statement (docs/performance.md); more writers trade CPU for latency when
-    /// the database is remote. SQLite always has exactly one writer.
+    /// writes). Default 1: one writer makes the largest batches, and a second was slower on
+    /// two shared cores (docs/performance.md, What limits each figure); more writers trade
+    /// CPU for latency when the database is remote. SQLite always has exactly one writer.
     pub writers: usize,
     /// Requests that may wait for the writer before new ones get 503 `overloaded`.
     pub queue_depth: usize,
@@ -275,7 +275,7 @@ pub struct DispatchConfig {
     pub claim_batch: usize,
     /// Threads of the dispatcher's own runtime. Deliveries run apart from the HTTP server's
     /// requests, so a commit that hands dozens of deliveries to the dispatcher does not put
-    /// them ahead of the requests it answered (docs/performance.md). One thread delivers
+    /// them ahead of the requests it answered (docs/performance-history.md). One thread delivers
     /// tens of thousands of events a second; raise it on a machine with many cores whose
     /// dispatch is CPU-bound.
     pub threads: usize,

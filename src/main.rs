@@ -2,7 +2,7 @@ use clap::Parser;
 
 /// mimalloc instead of the system allocator: on the ingest and delivery paths glibc's malloc
 /// and free took 15–18% of the gateway's CPU (many small, short-lived allocations passed
-/// between threads); docs/performance.md has the figures.
+/// between threads); docs/performance-history.md has the figures.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

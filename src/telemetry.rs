@@ -31,7 +31,7 @@ impl Drop for LogGuard {
 /// [`FLUSH_INTERVAL`] (or sooner, past [`FLUSH_EARLY_BYTES`]): under load that is one `write`
 /// per few hundred lines, and the writer thread wakes ~100 times a second instead of once per
 /// line. (A queue of lines with a writer that woke for each one cost the gateway a context
-/// switch per request: 8% of its CPU at 20k requests/s, docs/performance.md.) Nothing is
+/// switch per request: 8% of its CPU at 20k requests/s, docs/performance-history.md.) Nothing is
 /// dropped: past [`MAX_BUFFERED_BYTES`] loggers wait for the writer. A crash loses at most
 /// the lines of the last interval; a normal exit writes them out when the guard drops.
 pub fn init(cfg: &LogConfig) -> LogGuard {
@@ -174,7 +174,7 @@ impl Write for &LogBuffer {
 /// load was 40–65 MiB; with these it stays near 20–35 MiB. The delay is what the request
 /// path can afford: at 0 (pages returned at once) every burst of frees was an `madvise` and
 /// the next allocations page faults, TLB shootdowns included, 3–4 µs of CPU per request,
-/// for no lower peak (docs/performance.md). An operator's own `MIMALLOC_*` values win.
+/// for no lower peak (docs/performance-history.md). An operator's own `MIMALLOC_*` values win.
 const ALLOCATOR_ENV: &[(&str, &str)] = &[
     ("MIMALLOC_PURGE_DELAY", "50"),
     ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),

@@ -612,7 +612,7 @@ async fn deliveries_are_listed_shown_and_retried_through_the_admin_api() {
     assert!(err.contains("401 unauthorized"), "{err}");
 }
 
-/// The binary applies its allocator settings (docs/performance.md: without them peak RSS
+/// The binary applies its allocator settings (docs/performance-history.md: without them peak RSS
 /// roughly doubles), and an operator's own value wins. mimalloc prints its options at start
 /// when `MIMALLOC_VERBOSE` is set; the first start (before the binary re-runs itself with the
 /// settings) prints the defaults, the second the values in force.

@@ -17,7 +17,7 @@
 //! service on the same host or network), each commit hands the dispatcher a burst of
 //! deliveries, and with 64 slots all of them go out at once, each on its own connection, on
 //! the cores where the requests waiting for the next commit are being served. With 8 slots
-//! the same deliveries go out as a stream: in docs/performance.md, one `http` handler on a
+//! the same deliveries go out as a stream: in docs/performance-history.md, one `http` handler on a
 //! local no-op service with Postgres carried 16.6k events/s at 8 and 15.0k at 64, and the
 //! deliveries kept up either way. Why not lower: at 2 the deliveries fell behind.
 //!

@@ -168,7 +168,7 @@ impl Dispatcher {
 /// `hookgate-dispatch`). Deliveries run there, apart from the HTTP server's requests: a commit
 /// wakes the requests it answers and hands the dispatcher the deliveries of their events at
 /// the same moment, and on one shared runtime the answers queued behind dozens of deliveries
-/// (docs/performance.md has the measurement). The operating system then shares the cores
+/// (docs/performance-history.md has the measurement). The operating system then shares the cores
 /// between the two. Dropping it shuts it down without waiting (allowed anywhere, also inside
 /// another runtime); drop it once the dispatcher has ended and nothing will use the store any
 /// more: a pooled connection that one of its tasks opened is driven by its I/O driver.

@@ -39,7 +39,7 @@ impl ConnectionLimits {
     /// would accept fits, and a larger one is answered 431 by the framing guard. It also caps
     /// how much of a body hyper reads ahead per connection: at 1 MiB, 512 clients pushing
     /// 256 KiB bodies at a stalled store took the gateway to 360 MiB, at 128 KiB to 252 MiB
-    /// (docs/performance.md, Overload).
+    /// (docs/performance-history.md, Overload runs).
     pub fn max_head_for(max_header_bytes: usize) -> usize {
         max_header_bytes.saturating_mul(2).saturating_add(64 * 1024)
     }

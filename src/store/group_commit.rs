@@ -118,7 +118,7 @@ impl GroupCommit {
     /// server wakes the writer at once, instead of queueing behind every request task on
     /// the server's runtime. The commit chain is the gateway's one serial path; a writer
     /// task that waited its turn on a busy runtime left the server idle between batches
-    /// (docs/performance.md). The thread ends when the last handle to the queue is dropped.
+    /// (docs/performance-history.md). The thread ends when the last handle to the queue is dropped.
     pub fn spawn_runtime_thread<W: BatchWriter>(
         name: &str,
         make_writer: impl FnOnce() -> W + Send + 'static,
