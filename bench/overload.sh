@@ -96,11 +96,14 @@ import json, sys
 load = json.load(open(sys.argv[1]))
 rss = [int(l) / 1024 for l in open(sys.argv[2]) if l.strip()]
 before, stall = int(sys.argv[3]), int(sys.argv[4])
-print("| second | phase | 2xx | 503 | other |")
-print("|---:|---|---:|---:|---:|")
+# RSS is sampled every 0.5 s from just before the load starts: two samples per second.
+print("| second | phase | 2xx | 503 | other | peak RSS MiB |")
+print("|---:|---|---:|---:|---:|---:|")
 for i, (ok, unavailable, other) in enumerate(load["timeline"]):
     phase = "before" if i < before else ("stalled" if i < before + stall else "after")
-    print(f"| {i} | {phase} | {ok} | {unavailable} | {other} |")
+    second = rss[2 * i:2 * i + 2]
+    peak = f"{max(second):.1f}" if second else "-"
+    print(f"| {i} | {phase} | {ok} | {unavailable} | {other} | {peak} |")
 print(f"statuses over the run: {load['statuses']}, problem codes {load['codes']}, connection errors {load['errors']}")
 print(f"gateway RSS MiB: start {rss[0]:.1f}, peak {max(rss):.1f}, end {rss[-1]:.1f} ({len(rss)} samples)")
 PY

@@ -47,6 +47,10 @@ impl Proxy {
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
                     };
+                    // Forward each write as it comes: with Nagle on, the tail of a large
+                    // statement waited for the peer's delayed ACK (tens of ms per batch).
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
                     pipe(client, server, rx).await;
                 });
             }
