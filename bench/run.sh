@@ -4,6 +4,8 @@
 #   bash bench/run.sh                      # all cases, 2 rounds
 #   ROUNDS=3 CASES="baseline sqlite postgres" bash bench/run.sh
 #   PREFILL=1000000 CASES="sqlite postgres" bash bench/run.sh   # inbox already holds 1M rows
+#   SERVE=postgres+handler bash bench/run.sh   # start one case as the bench would, and wait:
+#                                              # for driving it with another load generator
 #
 # Each round runs every case in turn (interleaved, so drift hits all alike), each against a
 # fresh store: the no-op baseline server on hookgate's own HTTP stack (`hookgate-noop`), then
@@ -284,17 +286,18 @@ print(json.dumps({"case": "handler baseline", "round": int(sys.argv[2]), "delive
 PY
 }
 
-run_case() { # case round
-  local case="$1" round="$2" engine handler=0 store_url pid url figures handler_pid="" before_count=0
+start_case() { # case: start its server(s) on a fresh store; sets CASE_PID, CASE_URL, CASE_HANDLER_PID
+  local case="$1" engine handler=0 store_url
+  CASE_HANDLER_PID=""
   rm -rf "$WORK/store"; mkdir -p "$WORK/store"
   case "$case" in
     baseline)
       "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_BASE" >"$WORK/noop.log" 2>&1 &
-      pid=$!
+      CASE_PID=$!
       wait_port "127.0.0.1:$PORT_BASE"
-      url="http://127.0.0.1:$PORT_BASE/webhooks/bench"
+      CASE_URL="http://127.0.0.1:$PORT_BASE/webhooks/bench"
       ;;
-    sqlite*|postgres*)
+    sqlite|postgres|sqlite+handler|postgres+handler)
       engine="${case%%+*}"
       [ "$case" != "$engine" ] && handler=1
       if [ "$engine" = sqlite ]; then
@@ -307,16 +310,41 @@ run_case() { # case round
       prefill "$engine" "$store_url"
       if [ "$handler" = 1 ]; then
         "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" >"$WORK/handler.log" 2>&1 &
-        handler_pid=$!
+        CASE_HANDLER_PID=$!
         wait_port "127.0.0.1:$PORT_HANDLER"
       fi
       "$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
-      pid=$!
+      CASE_PID=$!
       wait_ready "http://127.0.0.1:$PORT_GATE/readyz"
-      url="http://127.0.0.1:$PORT_GATE/webhooks/bench"
+      CASE_URL="http://127.0.0.1:$PORT_GATE/webhooks/bench"
       ;;
-    *) echo "unknown case $case" >&2; exit 2 ;;
+    *) echo "unknown case $case (baseline, sqlite, postgres, sqlite+handler, postgres+handler)" >&2; exit 2 ;;
   esac
+}
+
+serve_case() { # case: start it exactly as the bench does, for another load generator, until Ctrl-C
+  start_case "$1"
+  echo "serving $1 (fresh store, product defaults): POST $CASE_URL"
+  echo "  provider $PROVIDER, secret $SECRET"
+  case "$PROVIDER" in
+    stripe) echo '  Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>; the event id is the JSON body'"'"'s "id"' ;;
+    standard-webhooks) echo '  webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>, key = base64-decoded secret after whsec_' ;;
+  esac
+  if [ "$1" != baseline ]; then
+    echo "  answers by kind: curl -s http://127.0.0.1:$PORT_GATE/metrics | grep hookgate_ingest"
+    echo "  config and log: $WORK/gate.toml, $WORK/gate.log"
+  fi
+  if [ -n "$CASE_HANDLER_PID" ]; then
+    echo "  deliveries the no-op handler received: curl -s http://127.0.0.1:$PORT_HANDLER/count"
+  fi
+  echo "Ctrl-C stops it (and removes the store)."
+  wait "$CASE_PID"
+}
+
+run_case() { # case round
+  local case="$1" round="$2" pid handler_pid url figures
+  start_case "$case"
+  pid="$CASE_PID"; handler_pid="$CASE_HANDLER_PID"; url="$CASE_URL"
   local cpu_before
   cpu_before="$(proc_figures "$pid" | cut -d' ' -f2)"
   "$BIN/hookgate-load" --url "$url" --provider "$PROVIDER" --secret "$SECRET" \
@@ -343,6 +371,12 @@ print(json.dumps(load))
 PY
   sleep 1
 }
+
+if [ -n "${SERVE:-}" ]; then
+  trap 'exit 130' INT TERM # the EXIT trap then stops what the case started
+  serve_case "$SERVE"
+  exit 0
+fi
 
 echo "hookgate ingest benchmark: $(nproc) cores, $PROVIDER-signed ${CONNECTIONS}x keep-alive, ${REPEAT} byte-identical repeats, ${DURATION}s measured after ${WARMUP}s warm-up, $ROUNDS rounds, prefill $PREFILL rows"
 echo "postgres synchronous_commit=$(psql -tA "$PG_ADMIN_URL" -c 'SHOW synchronous_commit' 2>/dev/null || echo '?'); sqlite synchronous=FULL (WAL)"
