@@ -9,7 +9,8 @@
 #
 # Prints: req/s, p99, µs of CPU per request of the gateway, of every Postgres process together,
 # of the no-op handler (from /proc) and of the load generator (its own user + system time),
-# and the idle cores over the load (from /proc/stat). ENGINE=noop puts the no-op baseline
+# the idle cores over the load (from /proc/stat), and context switches per request of the
+# gateway's threads and of the whole machine. ENGINE=noop puts the no-op baseline
 # server where the gateway would be (its CPU is printed as the gateway's): the other end of
 # every share of the baseline.
 #
@@ -63,6 +64,9 @@ else
 fi
 
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print ($12 + $13) }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Context switches (voluntary and not) of every thread of a process, and of the whole machine.
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
+machine_ctx() { awk '/^ctxt / {print $2}' /proc/stat; }
 pg_ticks() { local t=0 p; for p in $(pgrep -u postgres postgres); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 idle_ticks() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 backend_pid() {
@@ -106,7 +110,8 @@ load() { # seconds output-prefix
 }
 
 load 1 "$WORK/warm"
-g0=0; for p in "${GATE_PIDS[@]}"; do g0=$((g0 + $(cpu_ticks "$p"))); done
+g0=0; c0=0; for p in "${GATE_PIDS[@]}"; do g0=$((g0 + $(cpu_ticks "$p"))); c0=$((c0 + $(ctx_switches "$p"))); done
+m0=$(machine_ctx)
 p0=$(pg_ticks); i0=$(idle_ticks); h0=0; [ "$HANDLER" = 1 ] && h0=$(cpu_ticks "$HANDLER_PID")
 load "$DUR" "$WORK/out" &
 LOAD=$!
@@ -128,13 +133,14 @@ if [ -n "${SAMPLE:-}" ]; then
   done >"$WORK/samples"
 fi
 wait "$LOAD"
-g1=0; for p in "${GATE_PIDS[@]}"; do g1=$((g1 + $(cpu_ticks "$p"))); done
+g1=0; c1=0; for p in "${GATE_PIDS[@]}"; do g1=$((g1 + $(cpu_ticks "$p"))); c1=$((c1 + $(ctx_switches "$p"))); done
+m1=$(machine_ctx)
 p1=$(pg_ticks); i1=$(idle_ticks); h1=0; [ "$HANDLER" = 1 ] && h1=$(cpu_ticks "$HANDLER_PID")
 
-python3 - "$WORK" "$REPLICAS" "$(getconf CLK_TCK)" "$DUR" "$g0" "$g1" "$p0" "$p1" "$h0" "$h1" "$i0" "$i1" <<'PY'
+python3 - "$WORK" "$REPLICAS" "$(getconf CLK_TCK)" "$DUR" "$g0" "$g1" "$p0" "$p1" "$h0" "$h1" "$i0" "$i1" "$c0" "$c1" "$m0" "$m1" <<'PY'
 import json, statistics, sys, os
 work, n, tck, dur = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-g0, g1, p0, p1, h0, h1, i0, i1 = map(float, sys.argv[5:])
+g0, g1, p0, p1, h0, h1, i0, i1, c0, c1, m0, m1 = map(float, sys.argv[5:])
 runs = [json.load(open(f"{work}/out{i}.json")) for i in range(n)]
 load_cpu = sum(sum(map(float, open(f"{work}/out{i}.cpu").read().split()[:2])) for i in range(n))
 rps = sum(r["rps"] for r in runs)
@@ -145,6 +151,7 @@ line = (f"{rps:.0f} req/s, p99 {max(r['p99_ms'] for r in runs):.2f} ms, non-2xx 
         f"load generator {load_cpu / reqs * 1e6:.1f}; "
         f"idle {(i1 - i0) / tck / dur:.2f} cores")
 print(line)
+print(f"context switches per request: gateway {(c1 - c0) / reqs:.2f}, whole machine {(m1 - m0) / reqs:.2f}")
 samples = os.path.join(work, "samples")
 if os.path.exists(samples):
     v = [float(x) / 1310 for x in open(samples) if x.strip()]  # ~bytes queued per 1 KiB request
