@@ -44,15 +44,16 @@ PORT_PROXY=15432
 BIN=target/release
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-SECRET='whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
-echo "$SECRET" >"$WORK/secret"
+. bench/lib.sh
+write_secrets
+SECRET="$BENCH_SECRET"
 
-psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
+fresh_postgres
 upstream_host_port="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$PG_URL")"
 "$BIN/hookgate-stallproxy" --listen "127.0.0.1:$PORT_PROXY" --upstream "$upstream_host_port" >"$WORK/proxy.log" 2>&1 &
 PROXY=$!
 via_proxy="$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); user = p.username + "@" if p.username else ""; print(p._replace(netloc=user + "127.0.0.1:" + sys.argv[2]).geturl())' "$PG_URL" "$PORT_PROXY")"
-sleep 0.3
+wait_port "127.0.0.1:$PORT_PROXY"
 
 cat >"$WORK/gate.toml" <<EOF
 [server]
@@ -67,11 +68,11 @@ statement_timeout = "$STORE_TIMEOUT"
 retry_after = "2s"
 [sources.bench]
 provider = "stripe"
-secrets = ["file:$WORK/secret"]
+secrets = ["file:$WORK/source-secret"]
 EOF
 "$BIN/hookgate" serve --config "$WORK/gate.toml" >"$WORK/gate.log" 2>&1 &
 GATE=$!
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT_GATE/readyz" 2>/dev/null && break; sleep 0.1; done
+wait_ready "http://127.0.0.1:$PORT_GATE/readyz"
 
 (
   while kill -0 "$GATE" 2>/dev/null; do

@@ -41,7 +41,8 @@ GATE="${GATE:-$BIN/hookgate}"
 OUT="${OUT:-/tmp/hookgate-profile}"
 PG_URL="${HOOKGATE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/hookgate_prof}"
 PG_DB="${PG_URL##*/}"
-SECRET='whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+PG_ADMIN_URL="${PG_URL%/*}/postgres"
+PROVIDER_NAME=stripe
 PORT_GATE=18080
 PORT_HANDLER=18200
 export PGOPTIONS="--client-min-messages=warning"
@@ -50,10 +51,12 @@ export PGOPTIONS="--client-min-messages=warning"
 mkdir -p "$OUT"
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-echo "$SECRET" >"$WORK/secret"
+. bench/lib.sh
+write_secrets
+SECRET="$BENCH_SECRET"
 
 if [ "$ENGINE" = postgres ]; then
-  psql -q "${PG_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
+  fresh_postgres
   STORE_URL="$PG_URL"
 elif [ "$ENGINE" = sqlite ] || [ "$ENGINE" = noop ]; then
   [ "$REPLICAS" = 1 ] || { echo "REPLICAS needs ENGINE=postgres" >&2; exit 2; }
@@ -76,25 +79,22 @@ backend_pid() {
 if [ "$HANDLER" = 1 ]; then
   "$BIN/hookgate-noop" --listen "127.0.0.1:$PORT_HANDLER" ${HANDLER_ANSWER:+--answer "$HANDLER_ANSWER"} >/dev/null 2>&1 &
   HANDLER_PID=$!
+  wait_port "127.0.0.1:$PORT_HANDLER"
 fi
 GATE_PIDS=()
 for i in $(seq 0 $((REPLICAS - 1))); do
-  {
-    printf '[server]\nlisten = "127.0.0.1:%s"\n[store]\nurl = "%s"\n%s\n' "$((PORT_GATE + i))" "$STORE_URL" "${STORE_EXTRA:-}"
-    printf '[sources.bench]\nprovider = "stripe"\nsecrets = ["file:%s"]\n' "$WORK/secret"
-    if [ "$HANDLER" = 1 ]; then
-      printf '[handlers.noop]\nkind = "http"\nurl = "http://127.0.0.1:%s/hook"\nsources = ["bench"]\nsecret = "file:%s"\n%s\n' \
-        "$PORT_HANDLER" "$WORK/secret" "${HANDLER_EXTRA:-}"
-    fi
-  } >"$WORK/gate$i.toml"
+  port=$((PORT_GATE + i))
   if [ "$ENGINE" = noop ]; then
-    "$BIN/hookgate-noop" --listen "127.0.0.1:$((PORT_GATE + i))" >"$WORK/gate$i.log" 2>&1 &
+    "$BIN/hookgate-noop" --listen "127.0.0.1:$port" >"$WORK/gate$i.log" 2>&1 &
+    GATE_PIDS+=($!)
+    wait_port "127.0.0.1:$port"
   else
+    # The bench's configuration of the case (bench/lib.sh), on this replica's port.
+    PORT_GATE=$port gate_config "$STORE_URL" "$HANDLER" true >"$WORK/gate$i.toml"
     "$GATE" serve --config "$WORK/gate$i.toml" >"$WORK/gate$i.log" 2>&1 &
+    GATE_PIDS+=($!)
+    wait_ready "http://127.0.0.1:$port/readyz"
   fi
-  GATE_PIDS+=($!)
-  # The no-op server answers any path; the gateway's /readyz fails (-f) until its store answers.
-  for _ in $(seq 200); do curl -s $([ "$ENGINE" = noop ] || echo -f) -o /dev/null "http://127.0.0.1:$((PORT_GATE + i))/readyz" && break; sleep 0.05; done
 done
 [ -n "${PG_SQL:-}" ] && psql -q "$PG_URL" -c "$PG_SQL" >/dev/null
 

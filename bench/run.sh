@@ -64,9 +64,9 @@ PORT_HANDLER=18200
 BIN=target/release
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-echo 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' >"$WORK/source-secret"
-echo 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' >"$WORK/handler-secret"
-SECRET="$(cat "$WORK/source-secret")"
+. bench/lib.sh
+write_secrets
+SECRET="$BENCH_SECRET"
 TICKS="$(getconf CLK_TCK)"
 RESULTS="$WORK/results.jsonl"
 DRAINS="$WORK/drains.jsonl"
@@ -79,89 +79,11 @@ case "$PROVIDER" in
   *) echo "PROVIDER must be stripe or standard-webhooks" >&2; exit 2 ;;
 esac
 
-wait_port() { # host:port
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2
-  return 1
-}
-
-wait_ready() { # url
-  for _ in $(seq 1 200); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "$1 never became ready" >&2
-  return 1
-}
-
 proc_figures() { # pid -> "peak_rss_kib cpu_seconds"
   local hwm cpu
   hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$1/status")"
   cpu="$(awk -v t="$TICKS" '{ sub(/^.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat")"
   echo "$hwm $cpu"
-}
-
-fresh_postgres() {
-  psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
-}
-
-gate_config() { # store_url handler(0/1) dispatch(true/false) [handler kind: http]
-  cat <<EOF
-[server]
-listen = "127.0.0.1:$PORT_GATE"
-[store]
-url = "$1"
-${STORE_EXTRA:-}
-[dispatch]
-enabled = $3
-[sources.bench]
-provider = "$PROVIDER_NAME"
-secrets = ["file:$WORK/source-secret"]
-EOF
-  case "${4:-http}" in
-    redis_stream) [ "$2" = 1 ] && cat <<EOF
-[handlers.sink]
-kind = "redis_stream"
-url = "$REDIS_URL"
-stream = "hookgate-bench:$RUN_ID"
-sources = ["bench"]
-${HANDLER_EXTRA:-}
-EOF
-      return 0 ;;
-    nats_jetstream) [ "$2" = 1 ] && cat <<EOF
-[handlers.sink]
-kind = "nats_jetstream"
-url = "$NATS_URL"
-subject = "hgbench_$RUN_ID.{source}.{type}"
-stream = "HGBENCH_$RUN_ID"
-create_stream = true
-sources = ["bench"]
-${HANDLER_EXTRA:-}
-EOF
-      return 0 ;;
-    rabbitmq) [ "$2" = 1 ] && cat <<EOF
-[handlers.sink]
-kind = "rabbitmq"
-url = "$AMQP_URL"
-exchange = "hgbench.$RUN_ID"
-sources = ["bench"]
-${HANDLER_EXTRA:-}
-EOF
-      return 0 ;;
-  esac
-  if [ "$2" = 1 ]; then
-    cat <<EOF
-[handlers.noop]
-kind = "http"
-url = "http://127.0.0.1:$PORT_HANDLER/hook"
-sources = ["bench"]
-secret = "file:$WORK/handler-secret"
-${HANDLER_EXTRA:-}
-EOF
-  fi
 }
 
 prefill() { # engine store_url

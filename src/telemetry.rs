@@ -38,12 +38,14 @@ pub fn init(cfg: &LogConfig) -> LogGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(cfg.level.clone()));
     let buffer = Arc::new(LogBuffer::default());
+    // Without its writer the buffer would fill and every logger would wait for good, so a
+    // process that cannot start the thread stops here, at start-up.
     let writer = {
         let buffer = buffer.clone();
         std::thread::Builder::new()
             .name("hookgate-log".into())
             .spawn(move || buffer.write_out(std::io::stdout()))
-            .ok()
+            .expect("start the log writer thread")
     };
     // Colours only for a person at a terminal, never into files or log collectors.
     let builder = tracing_subscriber::fmt()
@@ -61,7 +63,10 @@ pub fn init(cfg: &LogConfig) -> LogGuard {
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
-    LogGuard { buffer, writer }
+    LogGuard {
+        buffer,
+        writer: Some(writer),
+    }
 }
 
 /// How long lines may wait in the buffer before they are written.
