@@ -314,6 +314,95 @@ async fn claims_are_leased_and_completions_need_the_lease(s: Arc<dyn Store>) {
     assert_eq!(health[0].pending + health[0].retrying + health[0].dead, 0);
 }
 
+/// Each attempt is on record once, in order, with what it saw: across retries, a replay that
+/// starts a new cycle, and a completion that lost its lease (which records nothing).
+async fn the_attempt_log_keeps_every_attempt_across_retries_and_replays(s: Arc<dyn Store>) {
+    let stored = record_one(&s, event("p", "log", "x", &["h"])).await;
+    let RecordOutcome::Accepted { id: event_row } = stored else {
+        panic!("{stored:?}")
+    };
+    let claim = || async {
+        let now = store::now_ms();
+        let mut c = s.claim_due("h", 10, now, now + 60_000).await.unwrap();
+        assert_eq!(c.len(), 1);
+        c.remove(0)
+    };
+    let attempt = |d: &hookgate::store::ClaimedDelivery, next, status: u16, ms: i64| {
+        let mut c = completion(d, next);
+        c.status = Some(status);
+        c.error = (status >= 300).then(|| format!("handler answered {status}"));
+        c.duration_ms = ms;
+        c.started_at_ms = 1_000 + ms;
+        c
+    };
+    let log = |s: Arc<dyn Store>, id| async move {
+        s.attempts_of(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                assert_eq!(a.started_at_ms, 1_000 + a.duration_ms);
+                (
+                    a.attempt,
+                    a.outcome,
+                    a.status,
+                    a.error.is_some(),
+                    a.duration_ms,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = claim().await;
+    assert!(s.attempts_of(first.id).await.unwrap().is_empty());
+    let now = store::now_ms();
+    assert!(
+        s.complete(&[attempt(&first, NextState::RetryAt { at_ms: now }, 503, 11)])
+            .await
+            .unwrap()[0]
+    );
+    let second = claim().await;
+    assert!(
+        s.complete(&[attempt(&second, NextState::Delivered, 200, 12)])
+            .await
+            .unwrap()[0]
+    );
+    let two = vec![
+        (1, "retry".to_string(), Some(503), true, 11),
+        (2, "delivered".to_string(), Some(200), false, 12),
+    ];
+    assert_eq!(log(s.clone(), first.id).await, two);
+    let d = s.delivery(first.id).await.unwrap().unwrap();
+    assert_eq!((d.attempts, d.last_status), (2, Some(200)));
+
+    // A replay starts a new cycle; the earlier attempts stay on record.
+    assert_eq!(
+        s.requeue(event_row, &["h".to_string()], store::now_ms())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(log(s.clone(), first.id).await, two);
+    let third = claim().await;
+    assert_eq!(third.attempts, 0);
+    // Its lease is taken away (a retry by an operator): the late outcome is not recorded.
+    assert!(s.retry_delivery(third.id, store::now_ms()).await.unwrap());
+    assert!(
+        !s.complete(&[attempt(&third, NextState::Dead, 500, 13)])
+            .await
+            .unwrap()[0]
+    );
+    assert_eq!(log(s.clone(), first.id).await, two);
+    let fourth = claim().await;
+    assert!(
+        s.complete(&[attempt(&fourth, NextState::Dead, 410, 14)])
+            .await
+            .unwrap()[0]
+    );
+    let mut three = two.clone();
+    three.push((1, "dead".to_string(), Some(410), true, 14));
+    assert_eq!(log(s.clone(), first.id).await, three);
+}
+
 async fn an_expired_lease_means_redelivery_and_the_old_holder_loses(s: Arc<dyn Store>) {
     record_one(&s, event("stripe", "evt_x", "b", &["h"])).await;
     let now = store::now_ms();
@@ -1295,6 +1384,7 @@ contract!(
     ready_when_migrated,
     claims_are_leased_and_completions_need_the_lease,
     an_expired_lease_means_redelivery_and_the_old_holder_loses,
+    the_attempt_log_keeps_every_attempt_across_retries_and_replays,
     dead_deliveries_can_be_retried_and_events_requeued,
     events_are_listed_newest_first_with_filters_and_a_cursor,
     replay_tokens_bind_to_the_first_body,

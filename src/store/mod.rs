@@ -367,6 +367,18 @@ pub(crate) const DELIVERY_INFO_COLUMNS: &str = "d.id, d.event, d.handler, d.stat
      d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, \
      i.source, i.event_id, i.event_type, i.received_at";
 
+/// Every attempt of one delivery (bound as the first parameter), in order: the attempts in
+/// `delivery_attempts`, then the latest one, which the delivery's row holds (`last_attempt`
+/// and the columns beside it; a completion moves the attempt the row held into
+/// `delivery_attempts` before the row takes the new one). Shared by both engines.
+pub(crate) const ATTEMPTS_OF_SQL: &str = "SELECT attempt, started_at, duration_ms, status, error, outcome FROM ( \
+     SELECT 0 AS held, id AS seq, attempt, started_at, duration_ms, status, error, outcome \
+       FROM delivery_attempts WHERE delivery = $1 \
+     UNION ALL \
+     SELECT 1, 0, last_attempt, last_started_at, last_duration_ms, last_status, last_error, last_outcome \
+       FROM deliveries WHERE id = $1 AND last_attempt IS NOT NULL) AS a \
+     ORDER BY held, seq";
+
 /// Append the conditions of `filter` to a query over `deliveries d JOIN inbox i` that already
 /// has a `WHERE` clause. Shared by both engines so they filter identically.
 pub(crate) fn push_delivery_filter<'a, DB>(
@@ -624,7 +636,7 @@ pub trait Store: Send + Sync + 'static {
     /// Live counts per handler (handlers with no deliveries are absent).
     async fn delivery_health(&self) -> Result<Vec<HandlerHealth>, StoreError>;
 
-    /// Every recorded attempt of one delivery, in order.
+    /// Every recorded attempt of one delivery, in order ([`ATTEMPTS_OF_SQL`]).
     async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError>;
 
     /// Number of inbox rows (for tests and stats).

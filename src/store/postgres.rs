@@ -122,8 +122,9 @@ impl PostgresStore {
 /// (a single statement is atomic): `ins` upserts the first occurrence of each key — new keys
 /// are inserted, a repeat of a stored row is counted on it, and `RETURNING` answers the row
 /// either way; `dlv` inserts the deliveries of exactly the rows this batch inserted (a
-/// returned id equal to the one we generated); `upd`/`att` record delivery attempts whose lease
-/// still holds. The result lists the upserted rows (`kind` = 'e') and applied attempts ('c').
+/// returned id equal to the one we generated); `upd` records each attempt whose lease still
+/// holds on its delivery's row, and `att` moves the attempt that row held before into
+/// `delivery_attempts` (none for a first attempt: most deliveries never write an attempt row). The result lists the upserted rows (`kind` = 'e') and applied attempts ('c').
 ///
 /// A statement holds only the parts its batch needs ([`batch_sql`]): Postgres's cost is
 /// mostly per statement part (executor start-up of each array scan and join), so a batch of
@@ -179,12 +180,17 @@ fn build_batch_sql(events: bool, deliveries: bool, completions: bool) -> String 
              upd AS ( \
              UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1, \
                next_attempt_at = i.next_at, lease_until = NULL, lease_token = NULL, \
+               last_attempt = d.attempts + 1, last_started_at = i.started_at, \
+               last_duration_ms = i.duration_ms, last_outcome = i.outcome, \
                last_status = i.status, last_error = i.error, updated_at = {} \
-             FROM input i WHERE d.id = i.delivery AND d.lease_token = i.token \
-             RETURNING d.id, i.token, d.attempts, i.status, i.error, i.started_at, i.duration_ms, i.outcome), \
+             FROM input i JOIN deliveries held ON held.id = i.delivery \
+             WHERE d.id = i.delivery AND d.lease_token = i.token \
+             RETURNING d.id, i.token, held.last_attempt, held.last_started_at, held.last_duration_ms, \
+               held.last_status, held.last_error, held.last_outcome), \
              att AS ( \
              INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-             SELECT id, attempts, started_at, duration_ms, status, error, outcome FROM upd)",
+             SELECT id, last_attempt, last_started_at, last_duration_ms, last_status, last_error, last_outcome \
+             FROM upd WHERE last_attempt IS NOT NULL)",
             p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
         ));
         selects.push("SELECT 'c', id, NULL, NULL, NULL, NULL, token FROM upd");
@@ -765,13 +771,10 @@ impl Store for PostgresStore {
     }
 
     async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT attempt, started_at, duration_ms, status, error, outcome FROM delivery_attempts \
-             WHERE delivery = $1 ORDER BY id",
-        )
-        .bind(delivery)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(super::ATTEMPTS_OF_SQL)
+            .bind(delivery)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(AttemptRecord {

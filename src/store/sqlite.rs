@@ -148,12 +148,16 @@ const REPEATS_SQL: &str = "UPDATE inbox SET duplicate_count = duplicate_count + 
      WHERE source = ?4 AND event_id = ?5";
 const DELIVERY_SQL: &str = "INSERT INTO deliveries (id, event, handler, state, attempts, next_attempt_at, \
      lease_until, lease_token, created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?4, ?4)";
+/// Moves the attempt a delivery's row holds into `delivery_attempts`, before the row takes
+/// the new one (only for the lease holder, like the update that follows it).
+const HISTORY_SQL: &str = "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
+     SELECT id, last_attempt, last_started_at, last_duration_ms, last_status, last_error, last_outcome \
+     FROM deliveries WHERE id = ?1 AND lease_token = ?2 AND last_attempt IS NOT NULL";
 const COMPLETE_SQL: &str =
     "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
-     lease_until = NULL, lease_token = NULL, last_status = ?3, last_error = ?4, updated_at = ?5 \
-     WHERE id = ?6 AND lease_token = ?7 RETURNING attempts";
-const ATTEMPT_SQL: &str = "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+     lease_until = NULL, lease_token = NULL, last_attempt = attempts + 1, last_started_at = ?8, \
+     last_duration_ms = ?9, last_outcome = ?10, last_status = ?3, last_error = ?4, updated_at = ?5 \
+     WHERE id = ?6 AND lease_token = ?7";
 
 impl SqliteWriter {
     fn connect(file: &Path, busy_timeout: Duration) -> Result<rusqlite::Connection, StoreError> {
@@ -331,42 +335,29 @@ fn complete_in(
         return Ok(Vec::new());
     }
     let now = super::now_ms();
+    let mut history = tx.prepare_cached(HISTORY_SQL)?;
     let mut update = tx.prepare_cached(COMPLETE_SQL)?;
-    let mut attempt = tx.prepare_cached(ATTEMPT_SQL)?;
     let mut applied = Vec::with_capacity(batch.len());
     for c in batch {
         let (state, next_at) = c.next.stored(now);
         let id = c.delivery.to_string();
-        let n: Option<i32> = match update.query_row(
-            rusqlite::params![
-                state,
-                next_at,
-                c.status.map(i32::from),
-                c.error.as_deref(),
-                now,
-                id,
-                c.lease_token.to_string()
-            ],
-            |r| r.get(0),
-        ) {
-            Ok(n) => Some(n),
-            Err(rusqlite::Error::QueryReturnedNoRows) => None,
-            Err(e) => return Err(e.into()),
-        };
-        let Some(n) = n else {
-            applied.push(false);
-            continue;
-        };
-        attempt.execute(rusqlite::params![
-            id,
-            n,
-            c.started_at_ms,
-            c.duration_ms,
+        let token = c.lease_token.to_string();
+        // One writer, one transaction: nothing changes the row between the two statements,
+        // and both apply only while this completion's lease holds.
+        history.execute(rusqlite::params![id, token])?;
+        let changed = update.execute(rusqlite::params![
+            state,
+            next_at,
             c.status.map(i32::from),
             c.error.as_deref(),
+            now,
+            id,
+            token,
+            c.started_at_ms,
+            c.duration_ms,
             c.next.label()
         ])?;
-        applied.push(true);
+        applied.push(changed == 1);
     }
     Ok(applied)
 }
@@ -669,13 +660,10 @@ impl Store for SqliteStore {
     }
 
     async fn attempts_of(&self, delivery: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT attempt, started_at, duration_ms, status, error, outcome FROM delivery_attempts \
-             WHERE delivery = ?1 ORDER BY id",
-        )
-        .bind(delivery.to_string())
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(super::ATTEMPTS_OF_SQL)
+            .bind(delivery.to_string())
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(AttemptRecord {
