@@ -367,17 +367,39 @@ pub(crate) const DELIVERY_INFO_COLUMNS: &str = "d.id, d.event, d.handler, d.stat
      d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, \
      i.source, i.event_id, i.event_type, i.received_at";
 
+/// The columns of `delivery_attempts` that record an attempt.
+macro_rules! attempt_columns {
+    () => {
+        "attempt, started_at, duration_ms, status, error, outcome"
+    };
+}
+/// The columns of a delivery's row that hold its latest attempt, in the order of
+/// [`attempt_columns`]: moving the held attempt into `delivery_attempts` inserts these into
+/// those.
+macro_rules! held_attempt_columns {
+    () => {
+        "last_attempt, last_started_at, last_duration_ms, last_status, last_error, last_outcome"
+    };
+}
+pub(crate) use {attempt_columns, held_attempt_columns};
+
 /// Every attempt of one delivery (bound as the first parameter), in order: the attempts in
-/// `delivery_attempts`, then the latest one, which the delivery's row holds (`last_attempt`
-/// and the columns beside it; a completion moves the attempt the row held into
-/// `delivery_attempts` before the row takes the new one). Shared by both engines.
-pub(crate) const ATTEMPTS_OF_SQL: &str = "SELECT attempt, started_at, duration_ms, status, error, outcome FROM ( \
-     SELECT 0 AS held, id AS seq, attempt, started_at, duration_ms, status, error, outcome \
-       FROM delivery_attempts WHERE delivery = $1 \
+/// `delivery_attempts`, then the latest one, which the delivery's row holds (a completion
+/// moves the attempt the row held into `delivery_attempts` before the row takes the new
+/// one). Shared by both engines.
+pub(crate) const ATTEMPTS_OF_SQL: &str = concat!(
+    "SELECT ",
+    attempt_columns!(),
+    " FROM ( \
+     SELECT 0 AS held, id AS seq, ",
+    attempt_columns!(),
+    " FROM delivery_attempts WHERE delivery = $1 \
      UNION ALL \
-     SELECT 1, 0, last_attempt, last_started_at, last_duration_ms, last_status, last_error, last_outcome \
-       FROM deliveries WHERE id = $1 AND last_attempt IS NOT NULL) AS a \
-     ORDER BY held, seq";
+     SELECT 1, 0, ",
+    held_attempt_columns!(),
+    " FROM deliveries WHERE id = $1 AND last_attempt IS NOT NULL) AS a \
+     ORDER BY held, seq"
+);
 
 /// Append the conditions of `filter` to a query over `deliveries d JOIN inbox i` that already
 /// has a `WHERE` clause. Shared by both engines so they filter identically.

@@ -124,7 +124,8 @@ impl PostgresStore {
 /// either way; `dlv` inserts the deliveries of exactly the rows this batch inserted (a
 /// returned id equal to the one we generated); `upd` records each attempt whose lease still
 /// holds on its delivery's row, and `att` moves the attempt that row held before into
-/// `delivery_attempts` (none for a first attempt: most deliveries never write an attempt row). The result lists the upserted rows (`kind` = 'e') and applied attempts ('c').
+/// `delivery_attempts` (none for a first attempt: most deliveries never write an attempt
+/// row). The result lists the upserted rows (`kind` = 'e') and applied attempts ('c').
 ///
 /// A statement holds only the parts its batch needs ([`batch_sql`]): Postgres's cost is
 /// mostly per statement part (executor start-up of each array scan and join), so a batch of
@@ -188,10 +189,11 @@ fn build_batch_sql(events: bool, deliveries: bool, completions: bool) -> String 
              RETURNING d.id, i.token, held.last_attempt, held.last_started_at, held.last_duration_ms, \
                held.last_status, held.last_error, held.last_outcome), \
              att AS ( \
-             INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-             SELECT id, last_attempt, last_started_at, last_duration_ms, last_status, last_error, last_outcome \
-             FROM upd WHERE last_attempt IS NOT NULL)",
-            p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9)
+             INSERT INTO delivery_attempts (delivery, {}) \
+             SELECT id, {} FROM upd WHERE last_attempt IS NOT NULL)",
+            p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9),
+            super::attempt_columns!(),
+            super::held_attempt_columns!(),
         ));
         selects.push("SELECT 'c', id, NULL, NULL, NULL, NULL, token FROM upd");
     }

@@ -150,9 +150,15 @@ const DELIVERY_SQL: &str = "INSERT INTO deliveries (id, event, handler, state, a
      lease_until, lease_token, created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?4, ?4)";
 /// Moves the attempt a delivery's row holds into `delivery_attempts`, before the row takes
 /// the new one (only for the lease holder, like the update that follows it).
-const HISTORY_SQL: &str = "INSERT INTO delivery_attempts (delivery, attempt, started_at, duration_ms, status, error, outcome) \
-     SELECT id, last_attempt, last_started_at, last_duration_ms, last_status, last_error, last_outcome \
-     FROM deliveries WHERE id = ?1 AND lease_token = ?2 AND last_attempt IS NOT NULL";
+const HISTORY_SQL: &str = concat!(
+    "INSERT INTO delivery_attempts (delivery, ",
+    super::attempt_columns!(),
+    ") \
+     SELECT id, ",
+    super::held_attempt_columns!(),
+    " \
+     FROM deliveries WHERE id = ?1 AND lease_token = ?2 AND last_attempt IS NOT NULL"
+);
 const COMPLETE_SQL: &str =
     "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
      lease_until = NULL, lease_token = NULL, last_attempt = attempts + 1, last_started_at = ?8, \
