@@ -12,7 +12,9 @@
 # the idle cores over the load (from /proc/stat), and context switches per request of the
 # gateway's threads and of the whole machine. ENGINE=noop puts the no-op baseline
 # server where the gateway would be (its CPU is printed as the gateway's): the other end of
-# every share of the baseline.
+# every share of the baseline. ENGINE=lean puts `hookgate-lean` there (Postgres): verify, event
+# id, one group-commit insert per batch, answer — the floor hookgate's extra work is measured
+# against.
 #
 # Env: ENGINE (postgres | sqlite | noop), HANDLER (0 | 1: one `http` handler to a local no-op server),
 # DUR (6 s measured, after 1 s of warm-up load), CONNS (64), REPEAT (0.1), GATE (the gateway
@@ -58,12 +60,16 @@ SECRET="$BENCH_SECRET"
 if [ "$ENGINE" = postgres ]; then
   fresh_postgres
   STORE_URL="$PG_URL"
+elif [ "$ENGINE" = lean ]; then
+  [ "$REPLICAS" = 1 ] && [ "$HANDLER" = 0 ] || { echo "ENGINE=lean: one process, no handler" >&2; exit 2; }
+  fresh_postgres
+  STORE_URL="$PG_URL"
 elif [ "$ENGINE" = sqlite ] || [ "$ENGINE" = noop ]; then
   [ "$REPLICAS" = 1 ] || { echo "REPLICAS needs ENGINE=postgres" >&2; exit 2; }
   [ "$ENGINE" = noop ] && [ "$HANDLER" = 1 ] && { echo "HANDLER needs a gateway (ENGINE=postgres or sqlite)" >&2; exit 2; }
   STORE_URL="sqlite://$WORK/hookgate.db"
 else
-  echo "ENGINE: postgres, sqlite or noop" >&2; exit 2
+  echo "ENGINE: postgres, sqlite, noop or lean" >&2; exit 2
 fi
 
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print ($12 + $13) }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -86,6 +92,10 @@ for i in $(seq 0 $((REPLICAS - 1))); do
   port=$((PORT_GATE + i))
   if [ "$ENGINE" = noop ]; then
     "$BIN/hookgate-noop" --listen "127.0.0.1:$port" >"$WORK/gate$i.log" 2>&1 &
+    GATE_PIDS+=($!)
+    wait_port "127.0.0.1:$port"
+  elif [ "$ENGINE" = lean ]; then
+    "$BIN/hookgate-lean" --listen "127.0.0.1:$port" --postgres "$PG_URL" --secret "$SECRET" >"$WORK/gate$i.log" 2>&1 &
     GATE_PIDS+=($!)
     wait_port "127.0.0.1:$port"
   else

@@ -17,6 +17,10 @@
 # CPU is not included); with a handler, the table also shows deliveries/s during the load and
 # the backlog left when the load stopped.
 #
+# `lean` (not in the default CASES) is the floor on Postgres: `hookgate-lean`, only verify →
+# event id → one group-commit insert per batch → answer after the commit, on the same HTTP
+# stack, no headers, counters, logs or metrics: what hookgate's own extra work is measured against.
+#
 # Dispatch: `handler-baseline` drives the no-op handler directly with the load generator
 # (DRAIN_CONCURRENCY connections); `sqlite:drain` / `postgres:drain` let an ingest-only gateway
 # (dispatch.enabled = false) fill the outbox with DRAIN_EVENTS events, then time a gateway with
@@ -219,6 +223,13 @@ start_case() { # case: start its server(s) on a fresh store; sets CASE_PID, CASE
       wait_port "127.0.0.1:$PORT_BASE"
       CASE_URL="http://127.0.0.1:$PORT_BASE/webhooks/bench"
       ;;
+    lean)
+      fresh_postgres
+      "$BIN/hookgate-lean" --listen "127.0.0.1:$PORT_BASE" --postgres "$PG_URL" --secret "$SECRET" >"$WORK/lean.log" 2>&1 &
+      CASE_PID=$!
+      wait_port "127.0.0.1:$PORT_BASE"
+      CASE_URL="http://127.0.0.1:$PORT_BASE/webhooks/bench"
+      ;;
     sqlite|postgres|sqlite+handler|postgres+handler)
       engine="${case%%+*}"
       [ "$case" != "$engine" ] && handler=1
@@ -240,7 +251,7 @@ start_case() { # case: start its server(s) on a fresh store; sets CASE_PID, CASE
       wait_ready "http://127.0.0.1:$PORT_GATE/readyz"
       CASE_URL="http://127.0.0.1:$PORT_GATE/webhooks/bench"
       ;;
-    *) echo "unknown case $case (baseline, sqlite, postgres, sqlite+handler, postgres+handler)" >&2; exit 2 ;;
+    *) echo "unknown case $case (baseline, lean, sqlite, postgres, sqlite+handler, postgres+handler)" >&2; exit 2 ;;
   esac
 }
 

@@ -5,7 +5,7 @@
 
 use crate::config::{Config, Resolved};
 use crate::dispatch::{routing::Routes, Dispatcher};
-use crate::http::{router, AppState, EdgeSettings};
+use crate::http::{AppState, EdgeSettings};
 use crate::stats::Stats;
 use crate::store::{self, Store};
 use anyhow::Context;
@@ -114,7 +114,7 @@ impl Server {
             shutdown.subscribe(),
         );
 
-        let app = router(state);
+        let app = crate::http::app(state);
         let (final_stats, final_store) = (stats.clone(), store.clone());
         let limits = crate::http::serve::ConnectionLimits {
             header_read: config.server.header_read_timeout,

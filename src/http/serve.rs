@@ -9,11 +9,12 @@
 //! (request-smuggling checks), and each request carries the peer address ([`ClientAddr`]).
 
 use super::framing::{ConnectionTag, Guarded};
-use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -45,13 +46,24 @@ impl ConnectionLimits {
     }
 }
 
-/// Serve `app` on `listener` until `shutdown` turns true.
-pub async fn serve(
+/// Serve `app` on `listener` until `shutdown` turns true. `app` is hookgate's
+/// ([`super::app`]) or, in the benchmark's servers, a bare [`axum::Router`].
+pub async fn serve<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     shutdown: &mut watch::Receiver<bool>,
     limits: ConnectionLimits,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: tower::Service<
+            http::Request<Incoming>,
+            Response = http::Response<axum::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
