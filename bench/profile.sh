@@ -14,7 +14,7 @@
 # server where the gateway would be (its CPU is printed as the gateway's): the other end of
 # every share of the baseline. ENGINE=lean puts `hookgate-lean` there (Postgres): verify, event
 # id, one group-commit insert per batch, answer — the floor hookgate's extra work is measured
-# against.
+# against (LEAN_ARGS=--full-row: with hookgate's inbox row and statement).
 #
 # Env: ENGINE (postgres | sqlite | noop), HANDLER (0 | 1: one `http` handler to a local no-op server),
 # DUR (6 s measured, after 1 s of warm-up load), CONNS (64), REPEAT (0.1), GATE (the gateway
@@ -95,7 +95,7 @@ for i in $(seq 0 $((REPLICAS - 1))); do
     GATE_PIDS+=($!)
     wait_port "127.0.0.1:$port"
   elif [ "$ENGINE" = lean ]; then
-    "$BIN/hookgate-lean" --listen "127.0.0.1:$port" --postgres "$PG_URL" --secret "$SECRET" >"$WORK/gate$i.log" 2>&1 &
+    "$BIN/hookgate-lean" --listen "127.0.0.1:$port" --postgres "$PG_URL" --secret "$SECRET" ${LEAN_ARGS:-} >"$WORK/gate$i.log" 2>&1 &
     GATE_PIDS+=($!)
     wait_port "127.0.0.1:$port"
   else

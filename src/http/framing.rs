@@ -15,7 +15,7 @@
 //! replaced by a minimal synthetic request, after which nothing the peer sends reaches hyper;
 //! the connection's
 //! [`ConnectionTag`] marks that request with its [`FramingError`], and
-//! [`super::edge_guard`] answers it with problem+json and `Connection: close`. Nothing of a
+//! [`super::edge_refusal`] answers it with problem+json and `Connection: close`. Nothing of a
 //! refused request reaches a handler. HTTP/2 (prior knowledge) has no such ambiguity and
 //! passes through untouched after its preface.
 //!
@@ -33,7 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// What hyper sees instead of a refused head: routed to no handler, answered by `edge_guard`.
+/// What hyper sees instead of a refused head: routed to no handler, answered by `edge_refusal`.
 const REFUSED_HEAD: &[u8] =
     b"GET / HTTP/1.1\r\nhost: hookgate\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 /// Header lines parsed on the stack; heads with more are parsed again with room for

@@ -7,7 +7,7 @@
 //! Everything a client can get wrong is answered with problem+json ([`crate::error::ApiError`]),
 //! including unknown routes (404), wrong methods (405), every rejection axum or tower-http
 //! makes itself (rewritten by [`crate::error::problem_for_framework_errors`]) and oversized
-//! header blocks (431, [`edge_guard`]); request heads with ambiguous framing (both
+//! header blocks (431, [`edge_refusal`]); request heads with ambiguous framing (both
 //! `Content-Length` and `Transfer-Encoding`, …) are refused with 400 `ambiguous_framing` before
 //! hyper parses them ([`framing`]). Every response carries an
 //! `x-request-id` (taken from the request when present), which is also on the request's span
@@ -35,6 +35,7 @@ use axum::http::{HeaderName, Request};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use futures::FutureExt;
 use hookgate_providers::Secret;
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -54,7 +55,7 @@ pub struct EdgeSettings {
     pub max_body_bytes: usize,
     /// Bodies being read, all requests together (`server.max_inflight_body_bytes`).
     pub body_budget: Arc<crate::budget::ByteBudget>,
-    /// Largest header block (`server.max_header_bytes`), enforced by [`edge_guard`].
+    /// Largest header block (`server.max_header_bytes`), enforced by [`edge_refusal`].
     pub max_header_bytes: usize,
     pub request_timeout: Duration,
     pub store_timeout: Duration,
@@ -88,7 +89,7 @@ pub type App = BoxCloneSyncService<Request<Incoming>, Response, Infallible>;
 
 /// The routes, inside the layers every request passes: framework errors to problem+json
 /// (outermost), the request id (set, then copied to the answer), the debug span, then
-/// [`edge_guard`].
+/// [`EdgeGuard`] ([`edge_refusal`]).
 ///
 /// The layers wrap the router once, not each route: `Router::layer` wraps every route and
 /// the fallback, and each of its layers then boxes its future and clones its service on every
@@ -99,9 +100,7 @@ pub fn app(state: Arc<AppState>) -> App {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let stack = ServiceBuilder::new()
         .map_request(|req: Request<Incoming>| req.map(Body::new))
-        .layer(axum::middleware::map_response(
-            crate::error::problem_for_framework_errors,
-        ))
+        .and_then(|resp| crate::error::problem_for_framework_errors(resp).map(Ok))
         .map_response(|resp: Response<_>| resp.map(Body::new))
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(request_id))
@@ -127,10 +126,7 @@ pub fn app(state: Arc<AppState>) -> App {
                 )
             }),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            edge_guard,
-        ))
+        .layer(EdgeGuardLayer(state.clone()))
         .service(router(state));
     BoxCloneSyncService::new(stack)
 }
@@ -158,16 +154,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// and values plus 4 bytes per line), or with more lines than it allows (one per 64 bytes of
 /// the limit, at least 64), is 431 problem+json and closes the connection; so is a request
 /// [`framing`] refused (400 `ambiguous_framing`, or `bad_request` for a malformed head).
-async fn edge_guard(
-    axum::extract::State(app): axum::extract::State<Arc<AppState>>,
-    req: Request<axum::body::Body>,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// `None`: the request goes on.
+fn edge_refusal<B>(settings: &EdgeSettings, req: &Request<B>) -> Option<Response> {
     use axum::response::IntoResponse;
     if let Some(refused) = req.extensions().get::<framing::FramingError>() {
         let e = match refused {
             framing::FramingError::HeadTooLarge => ApiError::HeadersTooLarge {
-                limit: app.settings.max_header_bytes,
+                limit: settings.max_header_bytes,
             },
             framing::FramingError::MalformedHead => ApiError::BadRequest(refused.detail().into()),
             other => ApiError::AmbiguousFraming(other.detail()),
@@ -177,17 +170,64 @@ async fn edge_guard(
             axum::http::header::CONNECTION,
             axum::http::HeaderValue::from_static("close"),
         );
-        return resp;
+        return Some(resp);
     }
-    let limit = app.settings.max_header_bytes;
+    let limit = settings.max_header_bytes;
     let max_lines = (limit / 64).max(64);
     let headers = req.headers();
+    if headers.len() > max_lines {
+        return Some(ApiError::HeadersTooLarge { limit }.into_response());
+    }
     let size: usize = headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
-    if size > limit || headers.len() > max_lines {
-        return ApiError::HeadersTooLarge { limit }.into_response();
+    if size > limit {
+        return Some(ApiError::HeadersTooLarge { limit }.into_response());
     }
-    next.run(req).await
+    None
+}
+
+/// [`edge_refusal`] as a layer: a refused request is answered here, any other goes on.
+#[derive(Clone)]
+struct EdgeGuardLayer(Arc<AppState>);
+
+impl<S> tower::Layer<S> for EdgeGuardLayer {
+    type Service = EdgeGuard<S>;
+    fn layer(&self, inner: S) -> EdgeGuard<S> {
+        EdgeGuard {
+            app: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct EdgeGuard<S> {
+    app: Arc<AppState>,
+    inner: S,
+}
+
+impl<S, B> tower::Service<Request<B>> for EdgeGuard<S>
+where
+    S: tower::Service<Request<B>, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future =
+        futures::future::Either<std::future::Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        match edge_refusal(&self.app.settings, &req) {
+            Some(resp) => futures::future::Either::Left(std::future::ready(Ok(resp))),
+            None => futures::future::Either::Right(self.inner.call(req)),
+        }
+    }
 }

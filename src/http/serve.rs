@@ -70,7 +70,7 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read)
         // hyper's own header limits answer with an empty body, so they sit far above
-        // `server.max_header_bytes`, which [`super::edge_guard`] enforces with problem+json.
+        // `server.max_header_bytes`, which [`super::edge_refusal`] enforces with problem+json.
         .max_headers(HYPER_MAX_HEADERS)
         .max_buf_size(limits.max_head);
     builder.http2().timer(TokioTimer::new());

@@ -769,7 +769,7 @@ pub fn now_ms() -> i64 {
 pub(crate) struct KeyRow {
     pub id: Uuid,
     pub received_at_ms: i64,
-    pub body_sha256: Vec<u8>,
+    pub body_sha256: [u8; 32],
 }
 
 /// Counters that later occurrences of a key inside one batch add to its row (the engine's
@@ -824,10 +824,10 @@ impl BatchPlan {
     pub fn resolve<'a>(
         &self,
         events: &'a [NewEvent],
-        rows: &std::collections::HashMap<(String, String), KeyRow>,
+        rows: &std::collections::HashMap<(&'a str, &'a str), KeyRow>,
     ) -> Result<(Vec<RecordOutcome>, Vec<RepeatCount<'a>>), StoreError> {
-        let row_of = |ev: &NewEvent| {
-            rows.get(&(ev.source.clone(), ev.event_id.clone()))
+        let row_of = |ev: &'a NewEvent| {
+            rows.get(&(ev.source.as_str(), ev.event_id.as_str()))
                 .ok_or_else(|| StoreError::Unavailable("batch upsert returned no row".into()))
         };
         let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; events.len()];
@@ -879,11 +879,17 @@ impl BatchPlan {
     }
 }
 
+/// An event's kept headers as the JSON text both engines store, written into one buffer
+/// (`Value`'s `Display` grows a string from empty, a reallocation every few bytes).
+pub(crate) fn headers_json(headers: &serde_json::Value) -> String {
+    serde_json::to_string(headers).unwrap_or_else(|_| "{}".into())
+}
+
 /// The outcome for an event that lost the unique-constraint race to the stored `row`.
 pub(crate) fn duplicate_of(ev: &NewEvent, row: &KeyRow) -> RecordOutcome {
     RecordOutcome::Duplicate {
         id: row.id,
         first_seen_at_ms: row.received_at_ms,
-        body_mismatch: row.body_sha256.as_slice() != ev.body_sha256.as_slice(),
+        body_mismatch: row.body_sha256 != ev.body_sha256,
     }
 }

@@ -213,16 +213,6 @@ fn batch_sql(events: bool, deliveries: bool, completions: bool) -> &'static str 
     &SHAPES[bits]
 }
 
-type BatchRow = (
-    String,
-    Uuid,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<Vec<u8>>,
-    Option<Uuid>,
-);
-
 #[async_trait]
 impl BatchWriter for PgWriter {
     async fn write_batch(
@@ -254,7 +244,7 @@ impl BatchWriter for PgWriter {
         let bodies: Vec<&[u8]> = order.iter().map(|&i| events[i].body.as_ref()).collect();
         let headers: Vec<String> = order
             .iter()
-            .map(|&i| events[i].headers.to_string())
+            .map(|&i| super::headers_json(&events[i].headers))
             .collect();
         let hashes: Vec<&[u8]> = order.iter().map(|&i| &events[i].body_sha256[..]).collect();
         let received: Vec<i64> = order.iter().map(|&i| events[i].received_at_ms).collect();
@@ -281,8 +271,7 @@ impl BatchWriter for PgWriter {
         let has_events = !ids.is_empty();
         let has_deliveries = !d_ids.is_empty();
         let has_completions = !completions.is_empty();
-        let mut query =
-            sqlx::query_as::<_, BatchRow>(batch_sql(has_events, has_deliveries, has_completions));
+        let mut query = sqlx::query(batch_sql(has_events, has_deliveries, has_completions));
         if has_events {
             query = query
                 .bind(&ids)
@@ -318,22 +307,29 @@ impl BatchWriter for PgWriter {
             sqlx::query("BEGIN").execute(&mut *conn).await?;
         }
         let returned = query.fetch_all(&mut *conn).await?;
-        let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(order.len());
+        // Read in place: the keys borrow the rows' text, no string is copied out of them.
+        let mut rows: HashMap<(&str, &str), KeyRow> = HashMap::with_capacity(order.len());
         let mut applied_set: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(completions.len());
-        for (kind, id, source, event_id, received_at, hash, token) in returned {
-            match (kind.as_str(), source, event_id, received_at, hash, token) {
-                ("e", Some(source), Some(event_id), Some(received_at_ms), Some(body_sha256), _) => {
+        for row in &returned {
+            let id: Uuid = row.try_get(1)?;
+            match row.try_get::<&str, _>(0)? {
+                "e" => {
+                    let key = (row.try_get::<&str, _>(2)?, row.try_get::<&str, _>(3)?);
+                    let hash: &[u8] = row.try_get(5)?;
+                    let body_sha256 = hash.try_into().map_err(|_| {
+                        StoreError::Unavailable("a stored body hash is not 32 bytes".into())
+                    })?;
                     rows.insert(
-                        (source, event_id),
+                        key,
                         KeyRow {
                             id,
-                            received_at_ms,
+                            received_at_ms: row.try_get(4)?,
                             body_sha256,
                         },
                     );
                 }
-                ("c", _, _, _, _, Some(token)) => {
-                    applied_set.insert((id, token));
+                "c" => {
+                    applied_set.insert((id, row.try_get(6)?));
                 }
                 _ => {
                     return Err(StoreError::Unavailable(
@@ -395,8 +391,8 @@ impl<'a> CompletionArrays<'a> {
     /// Bind the arrays in the order the completion part of [`batch_sql`] numbers them.
     fn bind<'q>(
         &'q self,
-        query: sqlx::query::QueryAs<'q, Postgres, BatchRow, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::QueryAs<'q, Postgres, BatchRow, sqlx::postgres::PgArguments> {
+        query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
         query
             .bind(&self.ids)
             .bind(&self.tokens)
@@ -451,13 +447,15 @@ async fn complete_in(
     }
     let c = CompletionArrays::new(batch);
     let returned = c
-        .bind(sqlx::query_as::<_, BatchRow>(batch_sql(false, false, true)))
+        .bind(sqlx::query(batch_sql(false, false, true)))
         .fetch_all(&mut **tx)
         .await?;
-    let applied: HashSet<(Uuid, Uuid)> = returned
-        .into_iter()
-        .filter_map(|(_, id, _, _, _, _, token)| token.map(|t| (id, t)))
-        .collect();
+    let mut applied: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(returned.len());
+    for row in &returned {
+        if let Some(token) = row.try_get::<Option<Uuid>, _>(6)? {
+            applied.insert((row.try_get(1)?, token));
+        }
+    }
     Ok(batch
         .iter()
         .map(|c| applied.contains(&(c.delivery, c.lease_token)))

@@ -264,7 +264,7 @@ fn write_in(
     {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let plan = BatchPlan::new(events);
-        let mut rows: HashMap<(String, String), KeyRow> = HashMap::with_capacity(plan.firsts.len());
+        let mut rows: HashMap<(&str, &str), KeyRow> = HashMap::with_capacity(plan.firsts.len());
         if !plan.firsts.is_empty() {
             let mut upsert = tx.prepare_cached(UPSERT_SQL)?;
             for &i in &plan.firsts {
@@ -276,7 +276,7 @@ fn write_in(
                         ev.event_id,
                         ev.event_type,
                         &ev.body[..],
-                        ev.headers.to_string(),
+                        super::headers_json(&ev.headers),
                         &ev.body_sha256[..],
                         ev.received_at_ms
                     ],
@@ -284,12 +284,12 @@ fn write_in(
                         Ok((
                             r.get::<_, String>(0)?,
                             r.get::<_, i64>(1)?,
-                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, [u8; 32]>(2)?,
                         ))
                     },
                 )?;
                 rows.insert(
-                    (ev.source.clone(), ev.event_id.clone()),
+                    (ev.source.as_str(), ev.event_id.as_str()),
                     KeyRow {
                         id: parse_uuid(&id)?,
                         received_at_ms,

@@ -22,6 +22,7 @@ use axum::Router;
 use clap::Parser;
 use hookgate::http::serve::{serve, ConnectionLimits};
 use hookgate_providers::{Provider, ProviderOptions, Request, Secret, Secrets};
+use sha2::Digest;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgConnection};
 use std::collections::HashSet;
@@ -49,11 +50,17 @@ struct Args {
     /// The most events in one statement.
     #[arg(long, default_value_t = 256)]
     max_batch: usize,
+    /// Write hookgate's whole inbox row instead (its table, indexes and statement: event type,
+    /// kept headers as `jsonb`, the body's SHA-256, a `received_at` index, repeats counted on
+    /// the stored row by `ON CONFLICT DO UPDATE`): the database's share of the difference.
+    #[arg(long)]
+    full_row: bool,
 }
 
 struct Pending {
     source: String,
     event_id: String,
+    event_type: Option<String>,
     body: Bytes,
     answer: oneshot::Sender<Result<bool, ()>>,
 }
@@ -77,6 +84,36 @@ const INSERT: &str = "INSERT INTO lean_inbox (id, source, event_id, body)
     ON CONFLICT (source, event_id) DO NOTHING
     RETURNING source, event_id";
 
+/// hookgate's inbox (migrations/postgres 0001 and 0008) and its ingest statement's shape.
+const CREATE_FULL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS lean_inbox_full (
+        id uuid PRIMARY KEY,
+        source text COLLATE \"C\" NOT NULL,
+        event_id text COLLATE \"C\" NOT NULL,
+        event_type text,
+        body bytea NOT NULL,
+        headers jsonb NOT NULL DEFAULT '{}',
+        body_sha256 bytea NOT NULL,
+        received_at bigint NOT NULL,
+        duplicate_count bigint NOT NULL DEFAULT 0,
+        mismatch_count bigint NOT NULL DEFAULT 0,
+        last_duplicate_at bigint,
+        UNIQUE (source, event_id))",
+    "CREATE INDEX IF NOT EXISTS lean_inbox_full_received_at ON lean_inbox_full (received_at)",
+];
+
+const INSERT_FULL: &str = "WITH ins AS (
+    INSERT INTO lean_inbox_full (id, source, event_id, event_type, body, headers, body_sha256, received_at)
+    SELECT id, source, event_id, event_type, body, headers::jsonb, body_sha256, received_at
+    FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::bytea[], $8::bigint[])
+      AS t(id, source, event_id, event_type, body, headers, body_sha256, received_at)
+    ON CONFLICT (source, event_id) DO UPDATE SET
+      duplicate_count = lean_inbox_full.duplicate_count + 1,
+      mismatch_count = lean_inbox_full.mismatch_count + (lean_inbox_full.body_sha256 <> excluded.body_sha256)::int,
+      last_duplicate_at = excluded.received_at
+    RETURNING id, source, event_id, received_at, body_sha256)
+  SELECT id, source, event_id, received_at, body_sha256 FROM ins";
+
 fn main() -> anyhow::Result<()> {
     hookgate::telemetry::ensure_allocator_env();
     let args = Args::parse();
@@ -92,12 +129,16 @@ fn main() -> anyhow::Result<()> {
     let mut conn = writer_rt.block_on(async {
         let mut conn = opts.connect().await?;
         sqlx::query(CREATE).execute(&mut conn).await?;
+        for sql in CREATE_FULL {
+            sqlx::query(sql).execute(&mut conn).await?;
+        }
         anyhow::Ok(conn)
     })?;
     let max_batch = args.max_batch.max(1);
+    let full_row = args.full_row;
     std::thread::Builder::new()
         .name("lean-writer".into())
-        .spawn(move || writer_rt.block_on(write_loop(&mut conn, rx, max_batch)))?;
+        .spawn(move || writer_rt.block_on(write_loop(&mut conn, rx, max_batch, full_row)))?;
 
     let app = Arc::new(App {
         provider,
@@ -156,6 +197,7 @@ async fn ingest(
     let pending = Pending {
         source,
         event_id: event.id,
+        event_type: event.event_type,
         body,
         answer,
     };
@@ -176,6 +218,7 @@ async fn write_loop(
     conn: &mut PgConnection,
     mut rx: mpsc::UnboundedReceiver<Pending>,
     max_batch: usize,
+    full_row: bool,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
@@ -184,13 +227,48 @@ async fn write_loop(
         let event_ids: Vec<&str> = batch.iter().map(|p| p.event_id.as_str()).collect();
         let bodies: Vec<&[u8]> = batch.iter().map(|p| p.body.as_ref()).collect();
         // One statement, its own transaction: one round trip per batch.
-        let result: Result<Vec<(String, String)>, _> = sqlx::query_as(INSERT)
-            .bind(&ids)
-            .bind(&sources)
-            .bind(&event_ids)
-            .bind(&bodies)
-            .fetch_all(&mut *conn)
-            .await;
+        let result: Result<Vec<(String, String)>, _> = if full_row {
+            let types: Vec<Option<&str>> = batch.iter().map(|p| p.event_type.as_deref()).collect();
+            let headers: Vec<&str> = batch
+                .iter()
+                .map(|_| r#"{"content-type":"application/json","user-agent":"hookgate-load"}"#)
+                .collect();
+            let shas: Vec<Vec<u8>> = batch
+                .iter()
+                .map(|p| sha2::Sha256::digest(&p.body).to_vec())
+                .collect();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let at: Vec<i64> = batch.iter().map(|_| now).collect();
+            sqlx::query_as::<_, (uuid::Uuid, String, String, i64, Vec<u8>)>(INSERT_FULL)
+                .bind(&ids)
+                .bind(&sources)
+                .bind(&event_ids)
+                .bind(&types)
+                .bind(&bodies)
+                .bind(&headers)
+                .bind(&shas)
+                .bind(&at)
+                .fetch_all(&mut *conn)
+                .await
+                .map(|rows| {
+                    // A row whose id is not the one sent is a repeat's stored row.
+                    let sent: HashSet<uuid::Uuid> = ids.iter().copied().collect();
+                    rows.into_iter()
+                        .filter(|r| sent.contains(&r.0))
+                        .map(|r| (r.1, r.2))
+                        .collect()
+                })
+        } else {
+            sqlx::query_as(INSERT)
+                .bind(&ids)
+                .bind(&sources)
+                .bind(&event_ids)
+                .bind(&bodies)
+                .fetch_all(&mut *conn)
+                .await
+        };
         match result {
             Ok(rows) => {
                 // Each inserted key is the first of its requests in the batch; the rest repeat.
