@@ -17,9 +17,11 @@
 # CPU is not included); with a handler, the table also shows deliveries/s during the load and
 # the backlog left when the load stopped.
 #
-# `lean` (not in the default CASES) is the floor on Postgres: `hookgate-lean`, only verify →
-# event id → one group-commit insert per batch → answer after the commit, on the same HTTP
-# stack, no headers, counters, logs or metrics: what hookgate's own extra work is measured against.
+# `lean` is the floor on Postgres: `hookgate-lean`, only verify → event id → one group-commit
+# insert per batch → answer after the commit, on the same HTTP stack, no headers, counters,
+# logs or metrics (the issue's prototype). `lean-row` is the same writing hookgate's inbox row
+# with hookgate's statement (`--full-row`): between the two, what the stored row costs; between
+# `lean-row` and `postgres`, what the gateway's own work costs.
 #
 # Dispatch: `handler-baseline` drives the no-op handler directly with the load generator
 # (DRAIN_CONCURRENCY connections); `sqlite:drain` / `postgres:drain` let an ingest-only gateway
@@ -38,7 +40,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CASES="${CASES:-baseline sqlite postgres sqlite+handler postgres+handler handler-baseline sqlite:drain postgres:drain redis_stream:drain nats_jetstream:drain rabbitmq:drain}"
+CASES="${CASES:-baseline lean lean-row sqlite postgres sqlite+handler postgres+handler handler-baseline sqlite:drain postgres:drain redis_stream:drain nats_jetstream:drain rabbitmq:drain}"
 ROUNDS="${ROUNDS:-2}"
 DURATION="${DURATION:-9}"
 WARMUP="${WARMUP:-1}"
@@ -223,9 +225,10 @@ start_case() { # case: start its server(s) on a fresh store; sets CASE_PID, CASE
       wait_port "127.0.0.1:$PORT_BASE"
       CASE_URL="http://127.0.0.1:$PORT_BASE/webhooks/bench"
       ;;
-    lean)
+    lean|lean-row)
       fresh_postgres
-      "$BIN/hookgate-lean" --listen "127.0.0.1:$PORT_BASE" --postgres "$PG_URL" --secret "$SECRET" >"$WORK/lean.log" 2>&1 &
+      "$BIN/hookgate-lean" --listen "127.0.0.1:$PORT_BASE" --postgres "$PG_URL" --secret "$SECRET" \
+        $([ "$case" = lean-row ] && echo --full-row) >"$WORK/lean.log" 2>&1 &
       CASE_PID=$!
       wait_port "127.0.0.1:$PORT_BASE"
       CASE_URL="http://127.0.0.1:$PORT_BASE/webhooks/bench"
@@ -251,7 +254,7 @@ start_case() { # case: start its server(s) on a fresh store; sets CASE_PID, CASE
       wait_ready "http://127.0.0.1:$PORT_GATE/readyz"
       CASE_URL="http://127.0.0.1:$PORT_GATE/webhooks/bench"
       ;;
-    *) echo "unknown case $case (baseline, lean, sqlite, postgres, sqlite+handler, postgres+handler)" >&2; exit 2 ;;
+    *) echo "unknown case $case (baseline, lean, lean-row, sqlite, postgres, sqlite+handler, postgres+handler)" >&2; exit 2 ;;
   esac
 }
 
