@@ -266,7 +266,7 @@ serve_case() { # case: start it exactly as the bench does, for another load gene
     stripe) echo '  Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>; the event id is the JSON body'"'"'s "id"' ;;
     standard-webhooks) echo '  webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>, key = base64-decoded secret after whsec_' ;;
   esac
-  if [ "$1" != baseline ]; then
+  if [ "$1" != baseline ] && [ "${1#lean}" = "$1" ]; then
     echo "  answers by kind: curl -s http://127.0.0.1:$PORT_GATE/metrics | grep hookgate_ingest"
     echo "  config and log: $WORK/gate.toml, $WORK/gate.log"
   fi
