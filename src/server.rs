@@ -116,13 +116,7 @@ impl Server {
 
         let app = crate::http::app(state);
         let (final_stats, final_store) = (stats.clone(), store.clone());
-        let limits = crate::http::serve::ConnectionLimits {
-            header_read: config.server.header_read_timeout,
-            shutdown_grace: config.server.shutdown_grace,
-            max_head: crate::http::serve::ConnectionLimits::max_head_for(
-                config.server.max_header_bytes,
-            ),
-        };
+        let limits = crate::http::serve::ConnectionLimits::from_config(&config.server);
         let serve = tokio::spawn(async move {
             let served = crate::http::serve::serve(listener, app, &mut shutdown_rx, limits).await;
             let _ = dispatch.await;

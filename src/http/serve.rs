@@ -35,6 +35,15 @@ pub struct ConnectionLimits {
 }
 
 impl ConnectionLimits {
+    /// The limits `[server]` configures.
+    pub fn from_config(server: &crate::config::ServerConfig) -> Self {
+        ConnectionLimits {
+            header_read: server.header_read_timeout,
+            shutdown_grace: server.shutdown_grace,
+            max_head: Self::max_head_for(server.max_header_bytes),
+        }
+    }
+
     /// The read buffer of a connection, and so the largest request head it holds: twice
     /// `server.max_header_bytes` plus 64 KiB (128 KiB by default). Every head the edge guard
     /// would accept fits, and a larger one is answered 431 by the framing guard. It also caps

@@ -155,11 +155,9 @@ fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(&args.listen).await?;
             // Stops with the process; the baseline server's connection settings.
             let (_stop_tx, mut stop) = tokio::sync::watch::channel(false);
-            let defaults = hookgate::config::ServerConfig::default();
             let limits = ConnectionLimits {
-                header_read: defaults.header_read_timeout,
                 shutdown_grace: Duration::from_secs(1),
-                max_head: ConnectionLimits::max_head_for(defaults.max_header_bytes),
+                ..ConnectionLimits::from_config(&hookgate::config::ServerConfig::default())
             };
             serve(listener, router, &mut stop, limits).await?;
             anyhow::Ok(())

@@ -98,12 +98,10 @@ fn main() -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
             let _ = stop_tx.send(true);
         });
-        // The gateway's defaults (`server.header_read_timeout`, `server.max_header_bytes`).
-        let defaults = hookgate::config::ServerConfig::default();
+        // The gateway's default connection limits, with a short shutdown.
         let limits = ConnectionLimits {
-            header_read: defaults.header_read_timeout,
             shutdown_grace: Duration::from_secs(1),
-            max_head: ConnectionLimits::max_head_for(defaults.max_header_bytes),
+            ..ConnectionLimits::from_config(&hookgate::config::ServerConfig::default())
         };
         serve(listener, app, &mut stop, limits).await?;
         Ok(())
