@@ -10,8 +10,11 @@
 //!     hookgate-lean --listen 127.0.0.1:18080 --postgres postgres://postgres@127.0.0.1:5432/lean \
 //!         --secret whsec_…
 //!
-//! It creates its table (`lean_inbox`) if missing. Not a product: no error handling beyond a
-//! 500 when the database fails.
+//! It creates its tables (`lean_inbox`, `lean_inbox_full`) if missing. Not a product: no error
+//! handling beyond a 500 when the database fails — including, with `--full-row`, a batch that
+//! holds the same event twice (`DO UPDATE` cannot touch a row twice in one statement; hookgate
+//! counts such repeats in a second statement). `hookgate-load` repeats requests that were
+//! already answered, so its batches never do.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
