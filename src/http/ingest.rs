@@ -256,9 +256,9 @@ pub async fn ingest(
         duplicates: outcomes.len() - accepted,
         events: answers,
     };
-    // Serialized into a buffer that holds a one-event answer whole (`Json` starts at 128
-    // bytes and grows twice for it).
-    let mut buf = Vec::with_capacity(256 + 160 * (answer.events.len() - 1));
+    // Serialized into a buffer that holds the answer whole (about 100 bytes plus 160 per
+    // event; `Json` starts at 128 bytes and grew twice for a one-event answer).
+    let mut buf = Vec::with_capacity(96 + 160 * answer.events.len());
     // Cannot fail: the answer is strings, ids and counts.
     serde_json::to_writer(&mut buf, &answer).map_err(|e| ApiError::Http {
         status: StatusCode::INTERNAL_SERVER_ERROR,

@@ -126,7 +126,7 @@ pub fn app(state: Arc<AppState>) -> App {
                 )
             }),
         )
-        .layer(EdgeGuardLayer(state.clone()))
+        .layer(EdgeGuardLayer(state.settings.max_header_bytes))
         .service(router(state));
     BoxCloneSyncService::new(stack)
 }
@@ -155,12 +155,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// the limit, at least 64), is 431 problem+json and closes the connection; so is a request
 /// [`framing`] refused (400 `ambiguous_framing`, or `bad_request` for a malformed head).
 /// `None`: the request goes on.
-fn edge_refusal<B>(settings: &EdgeSettings, req: &Request<B>) -> Option<Response> {
+fn edge_refusal<B>(max_header_bytes: usize, req: &Request<B>) -> Option<Response> {
     use axum::response::IntoResponse;
     if let Some(refused) = req.extensions().get::<framing::FramingError>() {
         let e = match refused {
             framing::FramingError::HeadTooLarge => ApiError::HeadersTooLarge {
-                limit: settings.max_header_bytes,
+                limit: max_header_bytes,
             },
             framing::FramingError::MalformedHead => ApiError::BadRequest(refused.detail().into()),
             other => ApiError::AmbiguousFraming(other.detail()),
@@ -172,7 +172,7 @@ fn edge_refusal<B>(settings: &EdgeSettings, req: &Request<B>) -> Option<Response
         );
         return Some(resp);
     }
-    let limit = settings.max_header_bytes;
+    let limit = max_header_bytes;
     let max_lines = (limit / 64).max(64);
     let headers = req.headers();
     if headers.len() > max_lines {
@@ -188,15 +188,16 @@ fn edge_refusal<B>(settings: &EdgeSettings, req: &Request<B>) -> Option<Response
     None
 }
 
-/// [`edge_refusal`] as a layer: a refused request is answered here, any other goes on.
+/// [`edge_refusal`] as a layer, with `server.max_header_bytes`: a refused request is
+/// answered here, any other goes on.
 #[derive(Clone)]
-struct EdgeGuardLayer(Arc<AppState>);
+struct EdgeGuardLayer(usize);
 
 impl<S> tower::Layer<S> for EdgeGuardLayer {
     type Service = EdgeGuard<S>;
     fn layer(&self, inner: S) -> EdgeGuard<S> {
         EdgeGuard {
-            app: self.0.clone(),
+            max_header_bytes: self.0,
             inner,
         }
     }
@@ -204,7 +205,7 @@ impl<S> tower::Layer<S> for EdgeGuardLayer {
 
 #[derive(Clone)]
 struct EdgeGuard<S> {
-    app: Arc<AppState>,
+    max_header_bytes: usize,
     inner: S,
 }
 
@@ -225,7 +226,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        match edge_refusal(&self.app.settings, &req) {
+        match edge_refusal(self.max_header_bytes, &req) {
             Some(resp) => futures::future::Either::Left(std::future::ready(Ok(resp))),
             None => futures::future::Either::Right(self.inner.call(req)),
         }

@@ -130,6 +130,20 @@ impl PostgresStore {
 /// A statement holds only the parts its batch needs ([`batch_sql`]): Postgres's cost is
 /// mostly per statement part (executor start-up of each array scan and join), so a batch of
 /// completions alone, or of events without handlers, does not pay for the other parts.
+/// Positions of the columns of [`build_batch_sql`]'s result rows, in the order its selects list
+/// them: an event's row (`kind` = 'e') fills all but `TOKEN`; an applied attempt's ('c') only
+/// `ID` and `TOKEN`. Read by position: which select comes first depends on the batch's shape,
+/// and with it the column names.
+mod result_col {
+    pub const KIND: usize = 0;
+    pub const ID: usize = 1;
+    pub const SOURCE: usize = 2;
+    pub const EVENT_ID: usize = 3;
+    pub const RECEIVED_AT: usize = 4;
+    pub const BODY_SHA256: usize = 5;
+    pub const TOKEN: usize = 6;
+}
+
 fn build_batch_sql(events: bool, deliveries: bool, completions: bool) -> String {
     let mut ctes = Vec::new();
     let mut selects = Vec::new();
@@ -311,11 +325,14 @@ impl BatchWriter for PgWriter {
         let mut rows: HashMap<(&str, &str), KeyRow> = HashMap::with_capacity(order.len());
         let mut applied_set: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(completions.len());
         for row in &returned {
-            let id: Uuid = row.try_get(1)?;
-            match row.try_get::<&str, _>(0)? {
+            let id: Uuid = row.try_get(result_col::ID)?;
+            match row.try_get::<&str, _>(result_col::KIND)? {
                 "e" => {
-                    let key = (row.try_get::<&str, _>(2)?, row.try_get::<&str, _>(3)?);
-                    let hash: &[u8] = row.try_get(5)?;
+                    let key = (
+                        row.try_get::<&str, _>(result_col::SOURCE)?,
+                        row.try_get::<&str, _>(result_col::EVENT_ID)?,
+                    );
+                    let hash: &[u8] = row.try_get(result_col::BODY_SHA256)?;
                     let body_sha256 = hash.try_into().map_err(|_| {
                         StoreError::Unavailable("a stored body hash is not 32 bytes".into())
                     })?;
@@ -323,13 +340,13 @@ impl BatchWriter for PgWriter {
                         key,
                         KeyRow {
                             id,
-                            received_at_ms: row.try_get(4)?,
+                            received_at_ms: row.try_get(result_col::RECEIVED_AT)?,
                             body_sha256,
                         },
                     );
                 }
                 "c" => {
-                    applied_set.insert((id, row.try_get(6)?));
+                    applied_set.insert((id, row.try_get(result_col::TOKEN)?));
                 }
                 _ => {
                     return Err(StoreError::Unavailable(
@@ -452,8 +469,8 @@ async fn complete_in(
         .await?;
     let mut applied: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(returned.len());
     for row in &returned {
-        if let Some(token) = row.try_get::<Option<Uuid>, _>(6)? {
-            applied.insert((row.try_get(1)?, token));
+        if let Some(token) = row.try_get::<Option<Uuid>, _>(result_col::TOKEN)? {
+            applied.insert((row.try_get(result_col::ID)?, token));
         }
     }
     Ok(batch
